@@ -210,7 +210,7 @@ CREATE TABLE events (
     id         bigserial PRIMARY KEY,
     realm_id   bigint NOT NULL REFERENCES realms(id),
     topic      text NOT NULL CHECK (topic IN ('testjob', 'device', 'worker', 'event')),
-    uuid       uuid NOT NULL,
+    uuid       uuid NOT NULL DEFAULT gen_random_uuid(),
     username   text NOT NULL,
     data       text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()

@@ -1,0 +1,4 @@
+// Package api owns lava-server's HTTP surface: the chi router, token auth,
+// the REST API v0.2 in LAVA's shapes, and the worker API under
+// /scheduler/internal/v1/ that lava-worker and lava-run speak.
+package api

@@ -1,0 +1,64 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"golava/server/store"
+)
+
+// Config holds what the API needs from the command line.
+type Config struct {
+	// MaxBodyBytes bounds every request body; larger bodies get 413.
+	MaxBodyBytes int64
+	// AutoRegister allows workers to register without credentials from
+	// loopback addresses, as LAVA's WORKER_AUTO_REGISTER.
+	AutoRegister bool
+	// DeviceTypesDir is the folder of device-type templates (*.jinja2),
+	// searched after the templates golava ships.
+	DeviceTypesDir string
+	// DispatcherDir holds dispatcher.yaml/env.yaml per worker, as
+	// /etc/lava-server/dispatcher.d/; empty means none.
+	DispatcherDir string
+	// WS serves /ws/ (events); nil leaves the route out.
+	WS http.Handler
+}
+
+// Server is the HTTP API. Handlers live in files by area: rest_jobs.go and
+// worker_jobs.go (jobs, logs, results), rest_admin.go, auth.go and
+// worker_workers.go (users, tokens, workers, devices, device types).
+type Server struct {
+	store  *store.Store
+	logger *slog.Logger
+	cfg    Config
+}
+
+// New builds the API server.
+func New(st *store.Store, logger *slog.Logger, cfg Config) *Server {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 10 << 20
+	}
+	return &Server{store: st, logger: logger, cfg: cfg}
+}
+
+// Handler returns the router.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.limitBody)
+	r.Route("/api/v0.2", func(r chi.Router) {
+		r.Use(s.authenticate)
+		s.restJobs(r)
+		s.restAdmin(r)
+	})
+	r.Route("/scheduler/internal/v1", func(r chi.Router) {
+		s.workerJobs(r)
+		s.workerWorkers(r)
+	})
+	if s.cfg.WS != nil {
+		r.Handle("/ws/", s.cfg.WS)
+		r.Handle("/ws", s.cfg.WS)
+	}
+	return r
+}

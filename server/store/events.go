@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"golava/pkg/events"
+)
+
+// Every state change writes its event row in the same transaction (the
+// outbox) and NOTIFYs the new row's id; the publisher reads rows in id order,
+// so a restart of the publisher loses nothing.
+
+const insertEventSQL = `-- name: EventInsert :one
+INSERT INTO events (realm_id, topic, username, data) VALUES ($1, $2, $3, $4) RETURNING id`
+
+func insertEvent(ctx context.Context, tx pgx.Tx, realmID int64, topic, username, data string) error {
+	var id int64
+	if err := tx.QueryRow(ctx, insertEventSQL, realmID, topic, username, data).Scan(&id); err != nil {
+		return fmt.Errorf("insert %s event: %w", topic, err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyEvents, strconv.FormatInt(id, 10)); err != nil {
+		return fmt.Errorf("notify event %d: %w", id, err)
+	}
+	return nil
+}
+
+// jobEvent records a .testjob event for j, whose joined names must be filled.
+func jobEvent(ctx context.Context, tx pgx.Tx, j *Job) error {
+	var o events.Ordered
+	o.Set("health", j.Health).Set("state", j.State).Set("job", j.ID).
+		Set("description", j.Description).Set("priority", j.Priority).
+		Set("submit_time", j.SubmitTime).Set("submitter", j.Submitter).
+		Set("health_check", j.HealthCheck)
+	if j.IsMultinode() {
+		o.Set("sub_id", j.SubID)
+	}
+	if j.ActualDevice != nil {
+		o.Set("device", *j.ActualDevice)
+		if j.Worker != nil {
+			o.Set("worker", *j.Worker)
+		}
+	}
+	if j.RequestedDeviceType != nil {
+		o.Set("device_type", *j.RequestedDeviceType)
+	}
+	if j.StartTime != nil {
+		o.Set("start_time", *j.StartTime)
+	}
+	if j.EndTime != nil {
+		o.Set("end_time", *j.EndTime)
+	}
+	return insertEvent(ctx, tx, j.RealmID, events.TopicTestJob, j.Submitter, o.String())
+}
+
+// deviceEvent records a .device event for d, whose joined names must be filled.
+func deviceEvent(ctx context.Context, tx pgx.Tx, d *Device) error {
+	var o events.Ordered
+	o.Set("health", d.Health).Set("state", d.State).Set("device", d.Hostname).
+		Set("device_type", d.DeviceType)
+	if d.Worker != nil {
+		o.Set("worker", *d.Worker)
+	} else {
+		o.Set("worker", nil)
+	}
+	if d.CurrentJob != nil {
+		if d.CurrentSubID != "" {
+			o.Set("job", d.CurrentSubID)
+		} else {
+			o.Set("job", *d.CurrentJob)
+		}
+	}
+	return insertEvent(ctx, tx, d.RealmID, events.TopicDevice, events.ServerUser, o.String())
+}
+
+// workerEvent records a .worker event.
+func workerEvent(ctx context.Context, tx pgx.Tx, w *Worker) error {
+	var o events.Ordered
+	o.Set("hostname", w.Hostname).Set("health", w.Health).Set("state", w.State)
+	return insertEvent(ctx, tx, w.RealmID, events.TopicWorker, events.ServerUser, o.String())
+}
+
+// logEvent records a .event event, from a lava-event log line.
+func logEvent(ctx context.Context, tx pgx.Tx, realmID, jobID int64, message string) error {
+	var o events.Ordered
+	o.Set("message", message).Set("job", jobID)
+	return insertEvent(ctx, tx, realmID, events.TopicEvent, events.ServerUser, o.String())
+}
