@@ -249,7 +249,6 @@ func (s *LogSender) post(ctx context.Context, form url.Values) (int, error) {
 	return reply.LineCount, nil
 }
 
-
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
