@@ -48,6 +48,10 @@ func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
+// Run is Main without the exit, for a TestMain that has its own set-up and
+// clean-up around the tests; it returns the exit code.
+func Run(m *testing.M) int { return run(m) }
+
 func run(m *testing.M) int {
 	ctx := context.Background()
 	stop, err := setup(ctx)
