@@ -44,6 +44,8 @@ type Timeouts struct {
 	// Actions and Connections are per action name overrides (timeouts.actions.<name>).
 	Actions     map[string]time.Duration
 	Connections map[string]time.Duration
+	// Queue bounds how long the job may wait for a device (timeouts.queue).
+	Queue time.Duration
 }
 
 // MultiNode is the lava-multinode protocol block.
@@ -59,6 +61,12 @@ type Role struct {
 	Tags       []string
 	Context    map[string]any
 	Timeout    time.Duration
+	// Connection, HostRole and ExpectRole are set for a role that runs on
+	// another role's device (secondary connections, e.g. ssh).
+	Connection string
+	HostRole   string
+	ExpectRole string
+	Essential  bool
 }
 
 // Action is one item of the actions list: its kind (deploy, boot, test,

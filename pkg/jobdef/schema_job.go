@@ -1,0 +1,244 @@
+package jobdef
+
+import "sort"
+
+// ContextVariables are the keys lava-common accepts in a job's context (and
+// a MultiNode role's context), strict or not.
+var ContextVariables = []string{
+	// QEMU
+	"arch", "boot_console", "boot_root", "cpu", "extra_options",
+	"guestfs_driveid", "guestfs_interface", "guestfs_size", "machine",
+	"memory", "model", "monitor", "netdevice", "no_kvm", "serial", "vga",
+	// U-Boot load addresses
+	"booti_dtb_addr", "booti_kernel_addr", "booti_ramdisk_addr",
+	"bootm_dtb_addr", "bootm_kernel_addr", "bootm_ramdisk_addr",
+	"bootz_dtb_addr", "bootz_kernel_addr", "bootz_ramdisk_addr",
+	// others
+	"boot_character_delay", "boot_retry", "bootloader_prompt",
+	"console_device", "custom_kernel_args", "extra_kernel_args",
+	"extra_nfsroot_args", "failure_retry", "kernel_loglevel",
+	"kernel_start_message", "lava_test_results_dir", "menu_interrupt_prompt",
+	"mustang_menu_list", "test_character_delay", "tftp_mac_address",
+	"uboot_extra_error_message", "uboot_needs_interrupt", "uboot_altbank",
+}
+
+var (
+	str      = strS{}
+	boolean  = boolS{}
+	integer  = intS{}
+	object   = anythingS{}
+	anyDict  = typeS(kindMap)
+	anyList  = typeS(kindSeq)
+	strList  = listOf(str)
+	positive = rng(i64(1), nil)
+	natural  = rng(i64(0), nil)
+)
+
+// timeoutS is LAVA's timeout block: exactly one of days/hours/minutes/seconds
+// (each >= 1) and an optional skip.
+func timeoutS() schema {
+	units := []string{"days", "hours", "minutes", "seconds"}
+	alts := make([]schema, len(units))
+	for i, u := range units {
+		alts[i] = &mapS{fields: []field{req(u, positive), opt("skip", boolean)}}
+	}
+	return anyS{alts: alts, msg: "a timeout: a mapping with one of days, hours, minutes or seconds (>= 1) and optional skip"}
+}
+
+func contextS() schema {
+	return &mapS{keyIn: ContextVariables, closed: true,
+		rest:  anyOf(integer, str, listOf(integer, str)),
+		title: "a mapping of known context variables"}
+}
+
+func lavaLXCS() *mapS {
+	return mapOf(
+		req("name", str), req("distribution", str), req("release", str),
+		opt("arch", str), opt("mirror", str), opt("persist", boolean),
+		opt("security_mirror", str), opt("template", str),
+		opt("timeout", timeoutS()), opt("verbose", boolean),
+	)
+}
+
+func protocolsS() *mapS {
+	roleDevice := mapOf(
+		req("device_type", str), req("count", natural),
+		opt("context", contextS()), opt("tags", strList),
+		opt("environment", anyDict), opt("essential", boolean),
+		opt("timeout", timeoutS()),
+	)
+	roleHost := mapOf(
+		req("connection", str), req("count", natural),
+		req("expect_role", str), req("host_role", str),
+		opt("essential", boolean), opt("request", str), opt("tags", strList),
+		opt("timeout", timeoutS()), opt("context", contextS()),
+	)
+	tags := mapOf(req("tags", strList))
+	return mapOf(
+		opt("lava-lxc", anyOf(lavaLXCS(), &mapS{rest: lavaLXCS()})),
+		opt("lava-multinode", mapOf(
+			req("roles", &mapS{rest: anyOf(roleDevice, roleHost)}),
+			opt("timeout", timeoutS()),
+		)),
+		opt("lava-vland", anyOf(
+			&mapS{rest: &mapS{rest: tags}},
+			&mapS{rest: tags},
+		)),
+		opt("lava-xnbd", mapOf(
+			req("port", anyOf(enumS{"auto"}, integer)),
+			opt("timeout", timeoutS()),
+		)),
+	)
+}
+
+func notifyS() *mapS {
+	callback := mapOf(
+		req("url", str),
+		opt("method", enumS{"GET", "POST"}),
+		opt("token", str), opt("header", str),
+		opt("dataset", enumS{"minimal", "logs", "results", "all"}),
+		opt("content-type", enumS{"json", "urlencoded"}),
+	)
+	criteria := anyS{alts: []schema{
+		mapOf(req("status", enumS{"all"})),
+		mapOf(req("status", enumS{"finished", "running", "complete", "canceled", "incomplete"}),
+			opt("dependency_query", str)),
+		mapOf(req("status", enumS{"complete", "incomplete"}),
+			opt("type", enumS{"regression", "progression"})),
+	}, msg: "criteria: status all, finished, running, complete, canceled or incomplete (type regression/progression only with complete or incomplete)"}
+	return mapOf(
+		req("criteria", criteria),
+		opt("verbosity", enumS{"verbose", "quiet", "status-only"}),
+		opt("recipients", listOf(mapOf(req("to", mapOf(
+			req("method", enumS{"email", "irc"}),
+			opt("user", str), opt("email", str), opt("handle", str), opt("server", str),
+		))))),
+		field{name: "callback", s: callback, exclusive: "callback"},
+		field{name: "callbacks", s: listOf(callback), exclusive: "callback"},
+		opt("compare", mapOf(
+			opt("blacklist", strList),
+			opt("query", anyOf(
+				mapOf(req("username", str), req("name", str)),
+				mapOf(req("entity", str), opt("conditions", &mapS{rest: str})),
+			)),
+		)),
+	)
+}
+
+// jobS is the top level of a job definition; actions are checked by
+// checkActions, item by item.
+func jobS() *mapS {
+	return mapOf(
+		req("job_name", strS{min: 1, max: 200}),
+		opt("device_type", strS{min: 1, max: 200}),
+		req("timeouts", mapOf(
+			req("job", timeoutS()),
+			opt("action", timeoutS()),
+			opt("actions", &mapS{rest: timeoutS()}),
+			opt("connection", timeoutS()),
+			opt("connections", &mapS{rest: timeoutS()}),
+			opt("queue", timeoutS()),
+		)),
+		req("visibility", anyS{alts: []schema{
+			enumS{"public", "personal"},
+			mapOf(req("group", strList)),
+		}, msg: `"public", "personal" or a mapping {group: [names]}`}),
+		opt("context", contextS()),
+		opt("metadata", &mapS{rest: object}),
+		opt("priority", anyS{alts: []schema{enumS{"high", "medium", "low"}, rng(i64(0), i64(100))},
+			msg: `"high", "medium", "low" or a number in 0..100`}),
+		opt("tags", strList),
+		opt("secrets", anyDict),
+		opt("environment", anyDict),
+		opt("protocols", protocolsS()),
+		opt("notify", notifyS()),
+		opt("reboot_to_fastboot", boolean),
+		req("actions", listS{alts: []schema{actionItemS{}}, min: 1}),
+	)
+}
+
+// actionCommonS are the keys every action accepts.
+func actionCommonS() *mapS {
+	return mapOf(
+		opt("namespace", strS{notIn: []string{"common", "docker-test-shell"},
+			notInMsg: "'common' and 'docker-test-shell' are reserved namespace names"}),
+		opt("connection-namespace", str),
+		opt("protocols", object),
+		opt("role", strList),
+		opt("timeout", timeoutS()),
+		opt("timeouts", &mapS{rest: timeoutS()}),
+		opt("repeat", positive),
+		opt("failure_retry", positive),
+		opt("failure_retry_interval", positive),
+	)
+}
+
+// actionKinds are the keys an action item may have.
+var actionKinds = []string{"boot", "command", "deploy", "test"}
+
+// actionItemS is one item of actions: a one-key mapping whose value is
+// checked by the schema of its kind and method.
+type actionItemS struct{}
+
+func (actionItemS) expect() string {
+	return "a mapping with one key: boot, command, deploy or test"
+}
+
+func (actionItemS) jsonSchema() map[string]any {
+	alts := []any{}
+	for _, kind := range actionKinds {
+		alts = append(alts, map[string]any{
+			"type":                 "object",
+			"required":             []string{kind},
+			"properties":           map[string]any{kind: actionKindJSONSchema(kind)},
+			"additionalProperties": false,
+		})
+	}
+	return map[string]any{"oneOf": alts}
+}
+
+func (a actionItemS) check(c *checker, v *value, path string) {
+	if v.kind != kindMap || len(v.keys) != 1 {
+		c.add(v, path, "expected %s", a.expect())
+		return
+	}
+	k, body := v.keys[0], v.vals[0]
+	if k.kind != kindStr || !contains(actionKinds, k.s) {
+		c.add(k, joinPath(path, k.keyString()), "unknown action %q: expected boot, command, deploy or test", k.keyString())
+		return
+	}
+	kp := joinPath(path, k.s)
+	if body.kind != kindMap {
+		c.add(body, kp, "expected a mapping, got %s", body.typeName())
+		return
+	}
+	s, key := actionSchema(k.s, body)
+	if s == nil {
+		switch key {
+		case "":
+			c.add(body, kp, "invalid test action: expected definitions, interactive or monitors")
+		default:
+			mv := body.get(key)
+			if mv == nil {
+				c.add(body, joinPath(kp, key), "required key not provided")
+			} else {
+				c.add(mv, joinPath(kp, key), "unknown %s %s %q: expected one of %s",
+					k.s, key, mv.keyString(), quoteList(methodNames(k.s)))
+			}
+		}
+		return
+	}
+	s.check(c, body, kp)
+}
+
+func quoteList(names []string) string {
+	sort.Strings(names)
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += n
+	}
+	return out
+}
