@@ -1,0 +1,236 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golava/coordinator"
+	"golava/server/api"
+	"golava/server/pgcluster"
+	"golava/server/publisher"
+	"golava/server/scheduler"
+	"golava/server/store"
+	"golava/worker/daemon"
+	"golava/worker/dutsim"
+)
+
+// Config is what lava-lab needs; every field has a default that runs on one machine.
+type Config struct {
+	// DataDir holds the PostgreSQL cluster (unless DatabaseURL), boards,
+	// the worker folder and admin-token.
+	DataDir string
+	// Listen is the API address (REST, worker API, /ws/).
+	Listen string
+	// DatabaseURL skips the private cluster.
+	DatabaseURL string
+	// BinDir holds lava-run and lava-dut-sim; default: the folder of this executable.
+	BinDir string
+	// Boards is the number of dut-sim boards (default 2).
+	Boards int
+	// CoordinatorListen is the MultiNode coordinator address (default 127.0.0.1:3079;
+	// ":0" style ports pick a free one).
+	CoordinatorListen string
+	// ZMQListen is the publisher's PUB address; empty disables ZMQ.
+	ZMQListen string
+	// PingInterval of the embedded worker (default 20 s, as LAVA).
+	PingInterval time.Duration
+	// DeviceTypesDir is an extra folder of device-type templates.
+	DeviceTypesDir string
+	// Ready, when set, receives the API URL once it answers.
+	Ready func(url string)
+}
+
+func (c *Config) defaults() error {
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	c.DataDir = abs
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8000"
+	}
+	if c.BinDir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find binaries: %w", err)
+		}
+		c.BinDir = filepath.Dir(exe)
+	}
+	if c.Boards == 0 {
+		c.Boards = 2
+	}
+	if c.CoordinatorListen == "" {
+		c.CoordinatorListen = "127.0.0.1:3079"
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 20 * time.Second
+	}
+	for _, b := range []string{"lava-run", "lava-dut-sim"} {
+		if _, err := os.Stat(filepath.Join(c.BinDir, b)); err != nil {
+			return fmt.Errorf("%s not found in %s (run make build, or pass --bin-dir): %w", b, c.BinDir, err)
+		}
+	}
+	return nil
+}
+
+// Run starts everything and blocks until ctx is done, then stops all it started.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	dbURL := cfg.DatabaseURL
+	if dbURL == "" {
+		cl, err := pgcluster.Start(ctx, pgcluster.Config{Dir: filepath.Join(cfg.DataDir, "pg"), Logger: logger, Durable: true})
+		if err != nil {
+			return fmt.Errorf("start PostgreSQL: %w", err)
+		}
+		defer func() {
+			if err := cl.Stop(); err != nil {
+				logger.Error("stop PostgreSQL", "error", err)
+			}
+		}()
+		dbURL = cl.URL()
+	}
+	if err := store.Migrate(ctx, dbURL); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	baseURL := "http://" + ln.Addr().String()
+	boot, err := bootstrap(ctx, st, cfg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	return runServices(ctx, cfg, logger, st, ln, baseURL, boot)
+}
+
+// runServices runs every service in its own goroutine; the first to fail
+// stops the others.
+func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store.Store, ln net.Listener, baseURL string, boot *bootInfo) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	var firstErr error
+	var once sync.Once
+	goService := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := fn(ctx)
+			if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+				logger.Error("service failed", "service", name, "error", err)
+				once.Do(func() { firstErr = fmt.Errorf("%s: %w", name, err) })
+				cancel(err)
+			}
+		}()
+	}
+
+	hub := publisher.NewHub(st, logger.With("service", "publisher"), publisher.HubConfig{ZMQListen: cfg.ZMQListen})
+	goService("publisher", hub.Run)
+
+	apiSrv := api.New(st, logger.With("service", "api"), api.Config{
+		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandler(),
+	})
+	httpSrv := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	goService("api", func(ctx context.Context) error { return serveHTTP(ctx, httpSrv, ln) })
+
+	sched := scheduler.New(st, logger.With("service", "scheduler"), scheduler.Config{RealmID: store.DefaultRealm})
+	goService("scheduler", sched.Run)
+
+	coord, err := coordinator.New(coordinator.Config{Listen: cfg.CoordinatorListen, StateFile: filepath.Join(cfg.DataDir, "coordinator.json"), Logger: logger.With("service", "coordinator")})
+	if err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+	goService("coordinator", coord.Run)
+
+	for _, b := range boot.boards {
+		goService("board "+b.name, func(ctx context.Context) error {
+			return dutsim.Run(ctx, dutsim.Config{Dir: b.dir, Name: b.name}, logger.With("board", b.name))
+		})
+	}
+
+	if err := waitReady(ctx, baseURL); err != nil {
+		cancel(err)
+		wg.Wait()
+		return err
+	}
+	goService("worker", func(ctx context.Context) error {
+		return daemon.Run(ctx, daemon.Config{
+			Name: boot.workerName, URL: baseURL + "/", Token: boot.workerToken,
+			WorkerDir: filepath.Join(cfg.DataDir, "worker"), PingInterval: cfg.PingInterval,
+			LavaRun: filepath.Join(cfg.BinDir, "lava-run"), JobLogInterval: 1,
+		}, logger.With("service", "worker"))
+	})
+	fmt.Printf("admin token: %s (also in %s)\n", boot.adminToken, filepath.Join(cfg.DataDir, "admin-token"))
+	fmt.Printf("ready %s\n", baseURL)
+	if cfg.Ready != nil {
+		cfg.Ready(baseURL)
+	}
+	<-ctx.Done()
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return nil
+}
+
+func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx)
+		return nil
+	}
+}
+
+// waitReady polls the API until it answers, so "ready" is printed only then.
+func waitReady(ctx context.Context, baseURL string) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		resp, err := client.Get(baseURL + "/api/v0.2/devicetypes/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("API at %s did not answer within 30s: %v", baseURL, err)
+		case <-t.C:
+		}
+	}
+}
