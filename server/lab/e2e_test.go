@@ -33,7 +33,7 @@ type lab struct {
 
 // startLab runs bin/lava-lab on a fresh database (or its own cluster when
 // dbURL is "") and returns a client for its API.
-func startLab(t *testing.T, boards int, dbURL string) *lab {
+func startLab(t testing.TB, boards int, dbURL string) *lab {
 	t.Helper()
 	dir := shortTempDir(t)
 	args := []string{"--data", dir, "--listen", "127.0.0.1:0", "--boards", strconv.Itoa(boards),
@@ -49,7 +49,7 @@ func startLab(t *testing.T, boards int, dbURL string) *lab {
 
 func (l *lab) boardDir(name string) string { return filepath.Join(l.dir, "boards", name) }
 
-func smokeJob(t *testing.T) string {
+func smokeJob(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("testdata/smoke.yaml")
 	if err != nil {
@@ -108,7 +108,7 @@ func (c *client) testCases(id int64) map[string]string {
 }
 
 // checkLogYAML parses the log as LAVA's YAML list and returns its records.
-func checkLogYAML(t *testing.T, log string) []map[string]any {
+func checkLogYAML(t testing.TB, log string) []map[string]any {
 	t.Helper()
 	var recs []map[string]any
 	if err := yaml.Unmarshal([]byte(log), &recs); err != nil {
@@ -206,7 +206,7 @@ func TestLavaRunKilledEndsIncomplete(t *testing.T) {
 
 // deviceWentUnknown reads the device events of the outbox: the device's
 // health is Unknown right after the job, before the scheduler moves it on.
-func deviceWentUnknown(t *testing.T, dbURL, device string, jobID int64) bool {
+func deviceWentUnknown(t testing.TB, dbURL, device string, jobID int64) bool {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -226,7 +226,7 @@ func deviceWentUnknown(t *testing.T, dbURL, device string, jobID int64) bool {
 }
 
 // findLavaRun finds the lava-run process of a job by its command line.
-func findLavaRun(t *testing.T, jobID int64) int {
+func findLavaRun(t testing.TB, jobID int64) int {
 	t.Helper()
 	want := fmt.Sprintf("--job-id=%d", jobID)
 	var pid int
@@ -308,7 +308,7 @@ func TestLabOwnCluster(t *testing.T) {
 	}
 }
 
-func runCmd(t *testing.T, name string, args ...string) string {
+func runCmd(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(filepath.Join(binDir, name), args...).CombinedOutput()
 	if err != nil {
@@ -317,7 +317,7 @@ func runCmd(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -60,7 +60,7 @@ func hasBinaries(dir string) bool {
 
 // proc is a child process whose output is kept for the test log.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	mu   sync.Mutex
@@ -68,7 +68,7 @@ type proc struct {
 	done chan struct{}
 }
 
-func startProc(t *testing.T, name string, args ...string) *proc {
+func startProc(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
@@ -142,7 +142,7 @@ func (p *proc) waitOutput(re *regexp.Regexp, timeout time.Duration) []string {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -156,7 +156,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // shortTempDir keeps unix socket paths under the 108-byte limit.
-func shortTempDir(t *testing.T) string {
+func shortTempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "lab")
 	if err != nil {
@@ -168,7 +168,7 @@ func shortTempDir(t *testing.T) string {
 
 // client talks to the REST API with a token.
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 }
@@ -261,7 +261,7 @@ func (c *client) logs(id int64) string {
 	return string(b)
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
