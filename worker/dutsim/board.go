@@ -30,6 +30,8 @@ type Status struct {
 	Boots            int    `json:"boots"`
 	ShellPID         int    `json:"shell_pid,omitempty"`
 	ConsoleConnected bool   `json:"console_connected"`
+	// ConsoleAttaches counts console clients accepted since Run started.
+	ConsoleAttaches int `json:"console_attaches"`
 	// Flags, AutobootDelay and BootLines apply from the next power-on.
 	Flags         Flags  `json:"flags"`
 	AutobootDelay string `json:"autoboot_delay"`
@@ -175,12 +177,12 @@ func (b *board) set(kv map[string]string) error {
 }
 
 func (b *board) status() Status {
-	connected := b.con.connected()
+	connected, attaches := b.con.state()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := Status{
 		Name: b.name, Power: "off", Stage: b.stage, Boots: b.boots, ShellPID: b.shellPID,
-		ConsoleConnected: connected, Flags: b.settings.Flags,
+		ConsoleConnected: connected, ConsoleAttaches: attaches, Flags: b.settings.Flags,
 		AutobootDelay: b.settings.AutobootDelay.String(), BootLines: b.settings.BootLines,
 	}
 	if b.sess != nil {

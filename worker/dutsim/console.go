@@ -25,8 +25,9 @@ type console struct {
 	logger *slog.Logger
 	feed   func([]byte) // delivers input to the board
 
-	mu   sync.Mutex
-	conn net.Conn
+	mu       sync.Mutex
+	conn     net.Conn
+	attaches int // clients accepted so far, so tests know theirs is attached
 
 	wmu sync.Mutex // serialises output so chunks never interleave
 }
@@ -36,6 +37,7 @@ func (c *console) attach(conn net.Conn) {
 	c.mu.Lock()
 	old := c.conn
 	c.conn = conn
+	c.attaches++
 	c.mu.Unlock()
 	if old != nil {
 		c.logger.Info("console client replaced")
@@ -80,10 +82,10 @@ func (c *console) drop() {
 	}
 }
 
-func (c *console) connected() bool {
+func (c *console) state() (connected bool, attaches int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.conn != nil
+	return c.conn != nil, c.attaches
 }
 
 func (c *console) current() net.Conn {
