@@ -1,0 +1,75 @@
+package run
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"golava/pkg/logfmt"
+)
+
+// Sink receives encoded log records (logfmt.Encode output).
+type Sink interface {
+	Send(record string)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(record string)
+
+// Send calls f.
+func (f SinkFunc) Send(record string) { f(record) }
+
+// Logger writes LAVA log records to a Sink. It is safe for concurrent use;
+// records keep the order of the calls.
+type Logger struct {
+	mu   sync.Mutex
+	sink Sink
+	now  func() time.Time
+}
+
+// NewLogger returns a Logger writing to sink.
+func NewLogger(sink Sink) *Logger {
+	return &Logger{sink: sink, now: time.Now}
+}
+
+func (l *Logger) log(lvl string, msg any) {
+	if s, ok := msg.(string); ok {
+		msg = logfmt.Msg(s)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sink.Send(logfmt.Encode(logfmt.Line{DT: l.now(), Lvl: lvl, Msg: msg}))
+}
+
+// Debugf logs at level debug.
+func (l *Logger) Debugf(format string, args ...any) { l.log(logfmt.LevelDebug, sprintf(format, args)) }
+
+// Infof logs at level info.
+func (l *Logger) Infof(format string, args ...any) { l.log(logfmt.LevelInfo, sprintf(format, args)) }
+
+// Warningf logs at level warning.
+func (l *Logger) Warningf(format string, args ...any) {
+	l.log(logfmt.LevelWarning, sprintf(format, args))
+}
+
+// Errorf logs at level error.
+func (l *Logger) Errorf(format string, args ...any) { l.log(logfmt.LevelError, sprintf(format, args)) }
+
+// Exception logs at level exception.
+func (l *Logger) Exception(msg string) { l.log(logfmt.LevelException, msg) }
+
+// Target logs one line of console output.
+func (l *Logger) Target(line string) { l.log(logfmt.LevelTarget, line) }
+
+// Input logs what was sent to the DUT.
+func (l *Logger) Input(s string) { l.log(logfmt.LevelInput, s) }
+
+// Results logs a result mapping; the server creates a test case from it.
+func (l *Logger) Results(m map[string]any) { l.log(logfmt.LevelResults, m) }
+
+func sprintf(format string, args []any) string {
+	if len(args) == 0 {
+		return format
+	}
+	return fmt.Sprintf(format, args...)
+}

@@ -1,0 +1,154 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Step is one action of the pipeline: a leaf with Run, or a group whose
+// Children run in order. Levels ("2.1") are assigned by number.
+type Step struct {
+	Name        string
+	Description string
+	Level       string
+	Timeout     time.Duration
+	// TimeoutType is the error type raised when the step runs out of time:
+	// TypeJob for most actions, TypeTimeout for the test shell (LAVA
+	// re-raises that one as a TestError), TypeInfrastructure for some.
+	TimeoutType string
+	// Skip lets the job continue after this top-level step times out
+	// (the action block's timeout: {skip: true}).
+	Skip     bool
+	Run      func(ctx context.Context, s *Step) error
+	Children []*Step
+	// Extra is reported in the step's lava result; Run may fill it.
+	Extra map[string]any
+}
+
+// number assigns levels below prefix ("" for the root pipeline).
+func number(steps []*Step, prefix string) {
+	for i, s := range steps {
+		s.Level = strconv.Itoa(i + 1)
+		if prefix != "" {
+			s.Level = prefix + "." + s.Level
+		}
+		number(s.Children, s.Level)
+	}
+}
+
+// describe renders the pipeline as LAVA's description.yaml list.
+func describe(steps []*Step) []map[string]any {
+	out := make([]map[string]any, 0, len(steps))
+	for _, s := range steps {
+		d := map[string]any{
+			"name": s.Name, "level": s.Level, "description": s.Description,
+			"summary": s.Description, "timeout": int(s.Timeout.Seconds()), "max_retries": 1,
+		}
+		if len(s.Children) > 0 {
+			d["pipeline"] = describe(s.Children)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// runner runs steps with their timeouts and logs LAVA's start/end lines and
+// per-action results.
+type runner struct {
+	log *Logger
+	now func() time.Time
+}
+
+func (r *runner) runSteps(ctx context.Context, steps []*Step, top bool) error {
+	for _, s := range steps {
+		err := r.runStep(ctx, s, top)
+		if err == nil {
+			continue
+		}
+		e := classify(ctx, err)
+		if top && s.Skip && e.Type == TypeTimeout {
+			r.log.Warningf("skip_timeout is set for %s - continuing to next action block.", s.Name)
+			continue
+		}
+		return e
+	}
+	return nil
+}
+
+func (r *runner) runStep(parent context.Context, s *Step, top bool) (err error) {
+	start := r.now()
+	timeoutErr := &Error{Type: s.TimeoutType, Msg: fmt.Sprintf("%s timed out after %d seconds", s.Name, int(s.Timeout.Seconds()))}
+	if timeoutErr.Type == "" {
+		timeoutErr.Type = TypeJob
+	}
+	ctx, cancel := context.WithDeadlineCause(parent, start.Add(s.Timeout), timeoutErr)
+	defer cancel()
+	remaining := s.Timeout
+	if dl, ok := parent.Deadline(); ok && dl.Sub(start) < remaining {
+		remaining = dl.Sub(start)
+	}
+	logf := r.log.Debugf
+	if top {
+		logf = r.log.Infof
+	}
+	logf("start: %s %s (timeout %s) [common]", s.Level, s.Name, clock(remaining))
+	defer func() {
+		if p := recover(); p != nil {
+			err = Bug("%s: panic: %v", s.Name, p)
+		}
+		if err != nil {
+			if ctx.Err() != nil && context.Cause(ctx) != nil {
+				err = context.Cause(ctx) // the timeout or cancel explains the failure
+			}
+			e := classify(ctx, err)
+			if e.Type == TypeTimeout && !(top && s.Skip) {
+				// LAVA turns a test shell timeout into a TestError.
+				e = &Error{Type: TypeTest, Msg: e.Msg, Err: e}
+			}
+			err = e
+			r.log.Exception(e.Msg)
+		}
+		elapsed := r.now().Sub(start)
+		logf("end: %s %s (duration %s) [common]", s.Level, s.Name, clock(elapsed.Round(time.Second)))
+		r.results(s, elapsed, err)
+	}()
+	if s.Run != nil {
+		if err := s.Run(ctx, s); err != nil {
+			return err
+		}
+	}
+	if len(s.Children) > 0 {
+		return r.runSteps(ctx, s.Children, false)
+	}
+	return nil
+}
+
+func (r *runner) results(s *Step, elapsed time.Duration, err error) {
+	res := map[string]any{
+		"definition": "lava", "namespace": "common", "case": s.Name, "level": s.Level,
+		"duration": fmt.Sprintf("%.02f", elapsed.Seconds()), "result": "pass",
+	}
+	extra := map[string]any{}
+	for k, v := range s.Extra {
+		extra[k] = v
+	}
+	if err != nil {
+		res["result"] = "fail"
+		extra["fail"] = err.Error()
+	}
+	if len(extra) > 0 {
+		res["extra"] = extra
+	}
+	r.log.Results(res)
+}
+
+// clock formats a duration as LAVA's seconds_to_str: HH:MM:SS.
+func clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int(d.Seconds())
+	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
+}
