@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// API tokens: the secret is shown once at creation; only its SHA-256 is
+// stored, so a database leak gives no usable token. A secret has enough
+// entropy that a plain hash (not a slow one) is safe.
+
+// Token describes an API token without its secret.
+type Token struct {
+	ID          int64
+	UserID      int64
+	Description string
+	CreatedAt   time.Time
+	LastUsed    *time.Time
+}
+
+// secretAlphabet is the alphabet of LAVA's API token secrets.
+const secretAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// newSecret returns n random characters of alphabet, each equally likely.
+func newSecret(n int, alphabet string) string {
+	limit := byte(256 - 256%len(alphabet))
+	out := make([]byte, 0, n)
+	var b [64]byte
+	for len(out) < n {
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand contract)
+		for _, c := range b {
+			if c < limit && len(out) < n {
+				out = append(out, alphabet[int(c)%len(alphabet)])
+			}
+		}
+	}
+	return string(out)
+}
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+const createTokenSQL = `-- name: TokenCreate :one
+INSERT INTO tokens (user_id, hash, description) VALUES ($1, $2, $3)
+RETURNING id, user_id, description, created_at, last_used`
+
+// CreateToken makes an API token for a user and returns its secret, which
+// cannot be read back later.
+func (s *Store) CreateToken(ctx context.Context, userID int64, description string) (string, *Token, error) {
+	secret := newSecret(64, secretAlphabet)
+	var t Token
+	err := s.pool.QueryRow(ctx, createTokenSQL, userID, hashSecret(secret), description).
+		Scan(&t.ID, &t.UserID, &t.Description, &t.CreatedAt, &t.LastUsed)
+	if err != nil {
+		if isForeignKeyViolation(err) {
+			return "", nil, fmt.Errorf("create token for user %d: %w", userID, ErrNotFound)
+		}
+		return "", nil, fmt.Errorf("create token for user %d: %w", userID, err)
+	}
+	return secret, &t, nil
+}
+
+// The token row is found by its hash; last_used is written at most once a
+// minute so a busy client does not turn every read into a write.
+const userByTokenSQL = `-- name: UserByToken :one
+WITH t AS (SELECT id, user_id, last_used FROM tokens WHERE hash = $1),
+touch AS (
+    UPDATE tokens SET last_used = now() FROM t
+    WHERE tokens.id = t.id AND (t.last_used IS NULL OR t.last_used < now() - interval '1 minute')
+)
+SELECT ` + userColumns + ` FROM t JOIN users u ON u.id = t.user_id`
+
+// UserByToken returns the owner of an API token secret, or ErrNotFound. The
+// user may be inactive: callers refuse those.
+func (s *Store) UserByToken(ctx context.Context, secret string) (*User, error) {
+	if secret == "" {
+		return nil, ErrNotFound
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, userByTokenSQL, hashSecret(secret)))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	return u, nil
+}
+
+const listTokensSQL = `-- name: TokenList :many
+SELECT id, user_id, description, created_at, last_used FROM tokens WHERE user_id = $1 ORDER BY id`
+
+// ListTokens lists a user's tokens (without secrets).
+func (s *Store) ListTokens(ctx context.Context, userID int64) ([]Token, error) {
+	rows, err := s.pool.Query(ctx, listTokensSQL, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens of user %d: %w", userID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Token, error) {
+		var t Token
+		err := r.Scan(&t.ID, &t.UserID, &t.Description, &t.CreatedAt, &t.LastUsed)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+const deleteTokenSQL = `-- name: TokenDelete :execrows
+DELETE FROM tokens WHERE id = $1 AND user_id = $2`
+
+// DeleteToken revokes one of a user's tokens.
+func (s *Store) DeleteToken(ctx context.Context, userID, tokenID int64) error {
+	tag, err := s.pool.Exec(ctx, deleteTokenSQL, tokenID, userID)
+	if err != nil {
+		return fmt.Errorf("delete token %d: %w", tokenID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete token %d of user %d: %w", tokenID, userID, ErrNotFound)
+	}
+	return nil
+}
