@@ -107,6 +107,8 @@ func dial(ctx context.Context, dir, name string) (net.Conn, error) {
 		return nil, fmt.Errorf("no board at %s: socket missing (is 'lava-dut-sim serve --dir %s' running?)", path, dir)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return nil, fmt.Errorf("no board at %s: connection refused (stale socket?)", path)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("connect to board: %w", ctx.Err())
 	default:
 		return nil, fmt.Errorf("connect to board: %w", err)
 	}

@@ -266,7 +266,8 @@ func splitCommands(line string, env map[string]string) [][]string {
 			var v string
 			v, i = expandVar(line, i, env)
 			word.WriteString(v)
-			inWord = true
+			// An unset variable outside quotes leaves no empty word, as in hush.
+			inWord = inWord || v != "" || quote != 0
 		case quote == 0 && c == ';':
 			endWord()
 			cmds = append(cmds, words)
