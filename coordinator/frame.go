@@ -92,7 +92,7 @@ func readBody(r io.Reader, count, limit int) ([]byte, error) {
 			scanned += size
 			chars++
 		}
-		if len(body) > limit {
+		if chars < count && len(body) > limit {
 			return nil, fmt.Errorf("body longer than %d bytes: %w", limit, ErrTooLarge)
 		}
 		if errors.Is(err, io.EOF) {
