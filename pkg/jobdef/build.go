@@ -86,7 +86,8 @@ func visibilityOf(v *value) Visibility {
 	if v.kind == kindStr {
 		return Visibility{Kind: v.s}
 	}
-	if g := v.get("group"); g != nil {
+	if v.kind == kindMap {
+		g := v.get("group")
 		return Visibility{Kind: "group", Groups: strsOf(g)}
 	}
 	return Visibility{}
@@ -165,10 +166,10 @@ func (m *MultiNode) RoleNames() []string {
 }
 
 func actionOf(a *value, index int) (Action, bool) {
-	if a.kind != kindMap || len(a.keys) != 1 || a.keys[0].kind != kindStr {
+	kind, body, ok := actionHead(a)
+	if !ok {
 		return Action{}, false
 	}
-	kind, body := a.keys[0].s, a.vals[0]
 	act := Action{Kind: kind, Index: index, Node: a.node}
 	if body.kind == kindMap {
 		switch kind {

@@ -109,11 +109,12 @@ func actionBodies(root *value) (bodies []*value, paths []string) {
 		return nil, nil
 	}
 	for i, a := range actions.items {
-		if a.kind != kindMap || len(a.keys) != 1 || a.vals[0].kind != kindMap {
+		kind, body, ok := actionHead(a)
+		if !ok || body.kind != kindMap {
 			continue
 		}
-		bodies = append(bodies, a.vals[0])
-		paths = append(paths, joinPath(indexPath("actions", i), a.keys[0].keyString()))
+		bodies = append(bodies, body)
+		paths = append(paths, joinPath(indexPath("actions", i), kind))
 	}
 	return bodies, paths
 }

@@ -233,31 +233,67 @@ func anyOf(alts ...schema) anyS { return anyS{alts: alts} }
 
 func (s anyS) check(c *checker, v *value, path string) {
 	var best ErrorList
-	bestDepth := -1
+	var bestRank [3]int
+	tie := false
 	for _, a := range s.alts {
 		errs := c.tryCheck(a, v, path)
 		if len(errs) == 0 {
 			return
 		}
-		// An alternative that is a mapping matched the shape: its errors
-		// say more than "expected one of".
-		if v.kind == kindMap && isMapSchema(a) {
-			d := 0
-			for _, e := range errs {
-				if len(e.Path) > d {
-					d = len(e.Path)
-				}
-			}
-			if d > bestDepth {
-				best, bestDepth = errs, d
-			}
+		// The mapping alternative closest to the value (most keys it
+		// names, fewest required keys missing, fewest errors) is the shape
+		// the author meant: its own errors say more than "expected one of".
+		// A tie falls back to the summary.
+		m, ok := a.(*mapS)
+		if !ok || v.kind != kindMap {
+			continue
+		}
+		known, missing := m.closeness(v)
+		rank := [3]int{-known, missing, len(errs)}
+		switch {
+		case best == nil || less(rank, bestRank):
+			best, bestRank, tie = errs, rank, false
+		case rank == bestRank:
+			tie = true
 		}
 	}
-	if best != nil && s.msg == "" && countMaps(s.alts) == 1 {
+	if best != nil && !tie {
 		c.errs = append(c.errs, best...)
 		return
 	}
 	c.add(v, path, "expected %s", s.expect())
+}
+
+func less(a, b [3]int) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// closeness counts the keys of v that s names and the required keys of s
+// that v lacks.
+func (s *mapS) closeness(v *value) (known, missing int) {
+	for _, f := range s.fields {
+		if v.get(f.name) != nil {
+			known++
+		} else if f.required {
+			missing++
+		}
+	}
+	return known, missing
+}
+
+// hasRequired tells whether every required key of s is in v.
+func (s *mapS) hasRequired(v *value) bool {
+	for _, f := range s.fields {
+		if f.required && v.get(f.name) == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func isMapSchema(s schema) bool { _, ok := s.(*mapS); return ok }

@@ -42,7 +42,20 @@ func timeoutS() schema {
 	for i, u := range units {
 		alts[i] = &mapS{fields: []field{req(u, positive), opt("skip", boolean)}}
 	}
-	return anyS{alts: alts, msg: "a timeout: a mapping with one of days, hours, minutes or seconds (>= 1) and optional skip"}
+	return funcS{
+		inner: anyS{alts: alts, msg: "a timeout: a mapping with one of days, hours, minutes or seconds (>= 1) and optional skip"},
+		fn: func(c *checker, v *value, path string) {
+			// Not strict, other units pass the schema as extra keys but are
+			// summed all the same: they must be numbers.
+			for _, u := range units {
+				if x := v.get(u); x != nil {
+					if _, ok := x.number(); !ok {
+						c.add(x, joinPath(path, u), "expected a number, got %s", x.typeName())
+					}
+				}
+			}
+		},
+	}
 }
 
 func contextS() schema {
@@ -141,7 +154,7 @@ func jobS() *mapS {
 		)),
 		req("visibility", anyS{alts: []schema{
 			enumS{"public", "personal"},
-			mapOf(req("group", strList)),
+			mapOf(opt("group", strList)), // a plain key: optional in voluptuous
 		}, msg: `"public", "personal" or a mapping {group: [names]}`}),
 		opt("context", contextS()),
 		opt("metadata", &mapS{rest: object}),
@@ -197,15 +210,34 @@ func (actionItemS) jsonSchema() map[string]any {
 	return map[string]any{"oneOf": alts}
 }
 
+// actionHead returns an action item's kind (its first key, as lava-common
+// takes it) and body.
+func actionHead(a *value) (string, *value, bool) {
+	if a == nil || a.kind != kindMap || len(a.keys) == 0 || a.keys[0].kind != kindStr {
+		return "", nil, false
+	}
+	return a.keys[0].s, a.vals[0], true
+}
+
 func (a actionItemS) check(c *checker, v *value, path string) {
-	if v.kind != kindMap || len(v.keys) != 1 {
+	if v.kind != kindMap || len(v.keys) == 0 {
 		c.add(v, path, "expected %s", a.expect())
 		return
 	}
 	k, body := v.keys[0], v.vals[0]
 	if k.kind != kindStr || !contains(actionKinds, k.s) {
-		c.add(k, joinPath(path, k.keyString()), "unknown action %q: expected boot, command, deploy or test", k.keyString())
+		c.add(k, joinPath(path, k.keyString()), "invalid action %q: expected boot, command, deploy or test", k.keyString())
 		return
+	}
+	// lava-common takes the first key; a second action kind is a mistake
+	// (mis-indented list item), anything else is an extra key.
+	for _, other := range v.keys[1:] {
+		op := joinPath(path, other.keyString())
+		if other.kind == kindStr && contains(actionKinds, other.s) {
+			c.add(other, op, "an action has exactly one of boot, command, deploy or test (start a new list item with '-')")
+		} else if c.strict {
+			c.add(other, op, "extra key not allowed")
+		}
 	}
 	kp := joinPath(path, k.s)
 	if body.kind != kindMap {
