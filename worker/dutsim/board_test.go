@@ -108,6 +108,9 @@ func TestBootloaderPrompt(t *testing.T) {
 		{"help\n", "printenv  - "},
 		{"version\n", "U-Boot 2023.01 (dut-sim)\r\n"},
 		{"ecx\bho typed\n", "ecx\b \bho typed\r\ntyped\r\n"},
+		{"junk\x03", "junk^C\r\n" + ubootPrompt},
+		{"dhcp; setenv serverip 10.0.2.2; tftp 0x80080000 Image\n", "TFTP from server 10.0.2.2; our IP address is 10.0.2.15\r\nFilename 'Image'."},
+		{"printenv filesize\n", "filesize=400\r\n"},
 		{"setenv bootargs quiet ip=dhcp\n", ubootPrompt},
 		{"reset\n", "resetting ...\r\n"},
 	}

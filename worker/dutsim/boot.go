@@ -139,7 +139,7 @@ func kernelLines(name, bootargs string, n int) []string {
 	base := []string{
 		"Booting Linux on physical CPU 0x0000000000 [0x410fd034]",
 		"Linux version 6.1.0-dut-sim (golava@dut-sim) (gcc (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT Tue Jan 10 00:00:00 UTC 2023",
-		"Machine model: golava dut-sim " + name,
+		"Machine model: golava dut-sim (" + name + ")",
 		strings.TrimSpace("Kernel command line: console=ttyAMA0,115200 root=/dev/ram0 " + bootargs),
 		"Memory: 1012480K/1048576K available (12288K kernel code, 2048K rwdata)",
 		"Calibrating delay loop (skipped), value calculated using timer frequency.. 100.00 BogoMIPS",
@@ -222,9 +222,13 @@ func (r *lineReader) readLine(echo bool) (string, error) {
 				line = line[:len(line)-1]
 				out = "\b \b"
 			}
-		case c == 0x03: // Ctrl-C abandons the line
-			line = line[:0]
-			out = "^C"
+		case c == 0x03: // Ctrl-C abandons the line, as at a real prompt
+			if echo {
+				if err := r.s.print("^C\r\n"); err != nil {
+					return "", err
+				}
+			}
+			return "", nil
 		case (c >= 0x20 || c == '\t') && len(line) < maxLine:
 			if c == '\t' {
 				c = ' '

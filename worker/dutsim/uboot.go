@@ -43,7 +43,7 @@ func defaultEnv(name string, delay time.Duration) map[string]string {
 func (s *session) bootloader() (action, error) {
 	err := s.printLines("", "U-Boot 2023.01 (dut-sim)", "",
 		"CPU:   dut-sim virtual ARMv8 (2 cores)",
-		"Model: golava dut-sim "+s.b.name,
+		"Model: golava dut-sim ("+s.b.name+")",
 		"DRAM:  1 GiB",
 		"Core:  12 devices, 8 uclasses, devicetree: board",
 		"MMC:   mmc@0: 0",
@@ -227,6 +227,7 @@ func (s *session) netLines(args []string) []string {
 	if args[0] == "dhcp" {
 		return out
 	}
+	s.env["filesize"] = "400"
 	file := args[len(args)-1]
 	if len(args) == 1 {
 		file = s.env["bootfile"]
