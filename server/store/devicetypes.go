@@ -50,7 +50,7 @@ func scanDeviceType(row pgx.Row, extra ...any) (*DeviceType, error) {
 }
 
 const createDeviceTypeSQL = `-- name: DeviceTypeCreate :one
-INSERT INTO device_types (realm_id, name, description, health_frequency, health_denominator,
+INSERT INTO device_types AS dt (realm_id, name, description, health_frequency, health_denominator,
     disable_health_check, display)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING ` + deviceTypeColumns

@@ -40,7 +40,7 @@ func scanWorker(row pgx.Row) (*Worker, error) {
 }
 
 const createWorkerSQL = `-- name: WorkerCreate :one
-INSERT INTO workers (realm_id, hostname, description, token_hash) VALUES ($1, $2, $3, $4)
+INSERT INTO workers AS w (realm_id, hostname, description, token_hash) VALUES ($1, $2, $3, $4)
 RETURNING ` + workerColumns
 
 // CreateWorker adds a worker (Offline, Active) and returns its token, which
