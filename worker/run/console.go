@@ -251,6 +251,12 @@ func (c *Console) write(p []byte) error {
 // returns its index; the output up to the end of the match is consumed.
 // When several match, the earliest in the output wins.
 func (c *Console) Expect(ctx context.Context, patterns []*regexp.Regexp) (int, error) {
+	idx, _, err := c.ExpectText(ctx, patterns)
+	return idx, err
+}
+
+// ExpectText is Expect that also returns the matched text.
+func (c *Console) ExpectText(ctx context.Context, patterns []*regexp.Regexp) (int, string, error) {
 	for {
 		c.mu.Lock()
 		idx, end := -1, 0
@@ -261,18 +267,19 @@ func (c *Console) Expect(ctx context.Context, patterns []*regexp.Regexp) (int, e
 			}
 		}
 		if idx >= 0 {
+			text := string(c.buf[best:end])
 			c.buf = append(c.buf[:0], c.buf[end:]...)
 			c.mu.Unlock()
-			return idx, nil
+			return idx, text, nil
 		}
 		readErr := c.readErr
 		c.mu.Unlock()
 		if readErr != nil {
-			return -1, c.closedError(readErr)
+			return -1, "", c.closedError(readErr)
 		}
 		select {
 		case <-ctx.Done():
-			return -1, context.Cause(ctx)
+			return -1, "", context.Cause(ctx)
 		case <-c.notify:
 		}
 	}

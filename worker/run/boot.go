@@ -1,0 +1,281 @@
+package run
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"golava/pkg/jobdef"
+	"golava/worker/run/overlay"
+)
+
+// Messages LAVA watches for while logging in.
+const (
+	loginIncorrect = "Login incorrect"
+	loginTimedOut  = "Login timed out"
+)
+
+var (
+	kernelPanic     = regexp.MustCompile(`Kernel panic - not syncing`)
+	loginIncorrectR = regexp.MustCompile(loginIncorrect)
+	loginTimedOutR  = regexp.MustCompile(loginTimedOut)
+	restOfLine      = regexp.MustCompile(`^[^\r\n]*[\r\n]`)
+)
+
+// overlayChunk is the base64 text sent per command: well below the 4 KiB
+// line limit of a tty in canonical mode and of busybox's line editor.
+const overlayChunk = 512
+
+// buildMinimalBoot: connect, power-cycle, log in, and put the test overlay
+// on the DUT when tests follow.
+func buildMinimalBoot(j *Job, a jobdef.Action) (*Step, error) {
+	prompts, err := compilePrompts(stringsOf(a.Params["prompts"]), fmt.Sprintf("actions[%d].boot.prompts", a.Index))
+	if err != nil {
+		return nil, err
+	}
+	login, err := parseAutoLogin(a)
+	if err != nil {
+		return nil, err
+	}
+	children := []*Step{j.step(a, "connect-device", "use the configured command to connect serial to the device", j.connectRun)}
+	if truthy(a.Params["pre_power_command"]) {
+		children = append(children, j.step(a, "pre-power-command", "issue pre power command",
+			func(ctx context.Context, s *Step) error {
+				return runHostCommands(ctx, j.Log, j.Device.Commands.PrePower)
+			}))
+	}
+	if truthy(a.Params["pre_os_command"]) {
+		children = append(children, j.step(a, "pre-os-command", "issue pre os command",
+			func(ctx context.Context, s *Step) error { return runHostCommands(ctx, j.Log, j.Device.Commands.PreOS) }))
+	}
+	if v, ok := a.Params["reset"]; !ok || truthy(v) {
+		children = append(children, j.step(a, "reset-device", "reboot or power-cycle the device", j.resetRun))
+	}
+	if len(prompts) > 0 {
+		children = append(children, j.step(a, "auto-login-action", "automatically login after boot using job parameters and checking for messages.",
+			func(ctx context.Context, s *Step) error { return j.autoLogin(ctx, s, login, prompts) }))
+		if j.hasTestAfter(a.Index) {
+			children = append(children, j.step(a, "transfer-overlay", "transfer the test overlay over the console",
+				func(ctx context.Context, s *Step) error { return j.transferOverlay(ctx) }))
+		}
+	}
+	return j.step(a, "minimal-boot", "connect and reset device", nil, children...), nil
+}
+
+func truthy(v any) bool {
+	b, ok := v.(bool)
+	return ok && b
+}
+
+type autoLogin struct {
+	loginPrompt, username, passwordPrompt, password string
+	commands                                        []string
+}
+
+func parseAutoLogin(a jobdef.Action) (*autoLogin, error) {
+	m, ok := a.Params["auto_login"].(map[string]any)
+	if !ok {
+		return nil, nil
+	}
+	l := &autoLogin{
+		loginPrompt: stringOf(m["login_prompt"]), username: stringOf(m["username"]),
+		passwordPrompt: stringOf(m["password_prompt"]), password: stringOf(m["password"]),
+		commands: stringsOf(m["login_commands"]),
+	}
+	where := fmt.Sprintf("actions[%d].boot.auto_login", a.Index)
+	if l.loginPrompt == "" || l.username == "" {
+		return nil, JobError("%s: login_prompt and username are mandatory", where)
+	}
+	for _, p := range []string{l.loginPrompt, l.passwordPrompt} {
+		if _, err := regexp.Compile(p); err != nil {
+			return nil, JobError("%s: invalid prompt %q: %v", where, p, err)
+		}
+	}
+	return l, nil
+}
+
+func (j *Job) hasTestAfter(index int) bool {
+	for _, a := range j.Def.Actions {
+		if a.Index > index && a.Kind == "test" {
+			return true
+		}
+	}
+	return false
+}
+
+func (j *Job) connectRun(ctx context.Context, s *Step) error {
+	cmd := j.Device.Commands.Connect
+	if cmd == "" {
+		for _, c := range j.Device.Commands.Connections {
+			for _, t := range c.Tags {
+				if t == "primary" {
+					cmd = c.Connect
+				}
+			}
+		}
+	}
+	if cmd == "" {
+		return JobError("Unable to connect to the device: no connect command in the device configuration")
+	}
+	if j.Console != nil {
+		j.Console.Close()
+		j.Console = nil
+	}
+	j.Log.Infof("[common] connect-device Connecting to device using '%s'", cmd)
+	c, err := Connect(cmd, j.Log)
+	if err != nil {
+		return err
+	}
+	c.SetCharacterDelay(j.charDelay("boot"))
+	j.Console = c
+	return nil
+}
+
+// resetRun powers the DUT off then on, or hard-resets it when the device
+// has no power_on command.
+func (j *Job) resetRun(ctx context.Context, s *Step) error {
+	cmds := j.Device.Commands
+	if len(cmds.PowerOn) == 0 {
+		if len(cmds.HardReset) == 0 {
+			return ConfigError("device has neither power_on nor hard_reset commands")
+		}
+		return runHostCommands(ctx, j.Log, cmds.HardReset)
+	}
+	if err := runHostCommands(ctx, j.Log, cmds.PowerOff); err != nil {
+		return err
+	}
+	return runHostCommands(ctx, j.Log, cmds.PowerOn)
+}
+
+func (j *Job) autoLogin(ctx context.Context, s *Step, l *autoLogin, prompts []*regexp.Regexp) error {
+	c := j.Console
+	if c == nil {
+		return Bug("auto-login-action started without a connection")
+	}
+	j.Prompts = prompts
+	if l == nil {
+		j.Log.Debugf("No login prompt set.")
+		return j.waitBoot(ctx, s, append([]*regexp.Regexp{kernelPanic}, prompts...))
+	}
+	j.Log.Infof("Waiting for the login prompt")
+	if err := j.waitBoot(ctx, s, []*regexp.Regexp{kernelPanic, regexp.MustCompile(l.loginPrompt)}); err != nil {
+		return err
+	}
+	j.Log.Debugf("Sending username %s", l.username)
+	if err := c.SendLine(ctx, l.username); err != nil {
+		return err
+	}
+	if l.passwordPrompt != "" {
+		j.Log.Infof("Waiting for password prompt")
+		idx, err := c.Expect(ctx, []*regexp.Regexp{regexp.MustCompile(l.passwordPrompt), loginTimedOutR})
+		if err != nil {
+			return err
+		}
+		if idx == 1 {
+			return JobError("Password prompt not matched, please update the job definition with the correct one.")
+		}
+		j.Log.Debugf("Sending password %s", l.password)
+		if err := c.SendLine(ctx, l.password); err != nil {
+			return err
+		}
+	}
+	idx, err := c.Expect(ctx, append([]*regexp.Regexp{loginIncorrectR, loginTimedOutR}, prompts...))
+	if err != nil {
+		return err
+	}
+	switch idx {
+	case 0:
+		return JobError(loginIncorrect)
+	case 1:
+		return JobError(loginTimedOut)
+	}
+	for _, cmd := range l.commands {
+		if err := c.SendLine(ctx, cmd); err != nil {
+			return err
+		}
+		if _, err := c.Expect(ctx, prompts); err != nil {
+			return err
+		}
+	}
+	s.Extra = map[string]any{"success": "login"}
+	return nil
+}
+
+// waitBoot waits for patterns[1:] and fails fast on a kernel panic
+// (patterns[0]), as LAVA's kernel-messages check: a JobError.
+func (j *Job) waitBoot(ctx context.Context, s *Step, patterns []*regexp.Regexp) error {
+	idx, err := j.Console.Expect(ctx, patterns)
+	if err != nil {
+		return err
+	}
+	if idx != 0 {
+		return nil
+	}
+	msg := "Kernel panic - not syncing"
+	// The rest of the panic line usually follows at once; wait briefly.
+	lctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, rest, err := j.Console.ExpectText(lctx, []*regexp.Regexp{restOfLine}); err == nil {
+		msg += strings.TrimRight(rest, "\r\n")
+	}
+	j.Log.Errorf("%s kernel 'panic'", s.Name)
+	s.Extra = map[string]any{"fail": []any{map[string]any{"kind": "panic", "message": msg}}}
+	return JobError("%s", msg)
+}
+
+// transferOverlay writes the overlay tarball to the DUT over the console
+// as base64 in chunks, unpacks it and checks a marker the DUT computes
+// (the echo of the command cannot contain it).
+func (j *Job) transferOverlay(ctx context.Context) error {
+	if j.OverlayOnDevice {
+		return nil
+	}
+	if err := j.buildOverlay(); err != nil {
+		return err
+	}
+	c := j.Console
+	c.SetCharacterDelay(j.charDelay("test"))
+	file := j.Overlay.ResultsDir + ".tgz.b64"
+	if err := j.shellCommand(ctx, "rm -f "+overlay.Quote(file)); err != nil {
+		return err
+	}
+	text := base64.StdEncoding.EncodeToString(j.OverlayData)
+	j.Log.Infof("Transferring overlay (%d bytes) to %s", len(j.OverlayData), j.Overlay.ResultsDir)
+	for off := 0; off < len(text); off += overlayChunk {
+		chunk := text[off:min(off+overlayChunk, len(text))]
+		if err := j.shellCommand(ctx, "printf %s '"+chunk+"' >> "+overlay.Quote(file)); err != nil {
+			return err
+		}
+	}
+	c.Flush()
+	cmd := "base64 -d " + overlay.Quote(file) + " | tar -C / -xzf - && rm -f " + overlay.Quote(file) +
+		" && echo LAVA_OVERLAY_$((40+2))_OK || echo LAVA_OVERLAY_$((40+2))_FAILED"
+	if err := c.SendLine(ctx, cmd); err != nil {
+		return err
+	}
+	idx, err := c.Expect(ctx, []*regexp.Regexp{regexp.MustCompile(`LAVA_OVERLAY_42_OK`), regexp.MustCompile(`LAVA_OVERLAY_42_FAILED`)})
+	if err != nil {
+		return err
+	}
+	if idx == 1 {
+		return JobError("Unable to unpack the test overlay on the DUT (needs base64 and tar with gzip)")
+	}
+	if _, err := c.Expect(ctx, j.Prompts); err != nil {
+		return err
+	}
+	j.OverlayOnDevice = true
+	return nil
+}
+
+// shellCommand sends one command and waits for the prompt after it.
+func (j *Job) shellCommand(ctx context.Context, cmd string) error {
+	j.Console.Flush()
+	if err := j.Console.SendLine(ctx, cmd); err != nil {
+		return err
+	}
+	_, err := j.Console.Expect(ctx, j.Prompts)
+	return err
+}

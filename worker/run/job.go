@@ -1,0 +1,175 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"golava/pkg/devconf"
+	"golava/pkg/jobdef"
+	"golava/worker/run/overlay"
+)
+
+// Job is the state shared by the actions of one run.
+type Job struct {
+	ID       string
+	Def      *jobdef.Job
+	Device   *devconf.Device
+	Timeouts *Timeouts
+	OutDir   string
+	Log      *Logger
+
+	// Console is the current DUT connection, nil before a boot.
+	Console *Console
+	// Prompts are the shell prompts of the last boot action.
+	Prompts []*regexp.Regexp
+	// Overlay describes the test overlay; OverlayData is built once.
+	Overlay         overlay.Config
+	OverlayData     []byte
+	OverlayOnDevice bool
+	// Downloads maps artifact keys to local paths.
+	Downloads map[string]string
+	// patterns per definition run id (parse.pattern).
+	patterns map[string]*patternSpec
+}
+
+type patternSpec struct {
+	expr  string
+	fixup map[string]string
+}
+
+// builder makes the step of one job action.
+type builder func(j *Job, a jobdef.Action) (*Step, error)
+
+// Registries of action methods; new methods plug in here.
+var (
+	deployMethods = map[string]builder{"tmpfs": buildDeploy, "overlay": buildDeploy}
+	bootMethods   = map[string]builder{"minimal": buildMinimalBoot}
+)
+
+// buildPipeline turns the job's actions into numbered steps.
+func (j *Job) buildPipeline() ([]*Step, error) {
+	if err := j.planOverlay(); err != nil {
+		return nil, err
+	}
+	var steps []*Step
+	for _, a := range j.Def.Actions {
+		var (
+			b  builder
+			ok bool
+		)
+		switch a.Kind {
+		case "deploy":
+			b, ok = deployMethods[a.Method]
+		case "boot":
+			b, ok = bootMethods[a.Method]
+		case "test":
+			b, ok = buildTest, true
+		case "command":
+			b, ok = buildCommand, true
+		}
+		if !ok {
+			return nil, JobError("actions[%d].%s: method %q is not supported by this dispatcher", a.Index, a.Kind, a.Method)
+		}
+		s, err := b(j, a)
+		if err != nil {
+			return nil, err
+		}
+		s.Skip = skipTimeout(a)
+		steps = append(steps, s)
+	}
+	number(steps, "")
+	return steps, nil
+}
+
+func skipTimeout(a jobdef.Action) bool {
+	t, _ := a.Params["timeout"].(map[string]any)
+	b, _ := t["skip"].(bool)
+	return b
+}
+
+// step makes a step with the timeout of its name within action a.
+func (j *Job) step(a jobdef.Action, name, desc string, run func(ctx context.Context, s *Step) error, children ...*Step) *Step {
+	return &Step{
+		Name: name, Description: desc, Timeout: j.Timeouts.ForAction(name, a.Timeout),
+		Run: run, Children: children,
+	}
+}
+
+// charDelay is the device's character delay for a section (boot, test).
+func (j *Job) charDelay(section string) time.Duration {
+	return time.Duration(j.Device.CharacterDelays[section]) * time.Millisecond
+}
+
+// constant reads constants.<path...> from the device configuration.
+func (j *Job) constant(path ...string) any {
+	var cur any = j.Device.Constants
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	return cur
+}
+
+func stringsOf(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return nil
+}
+
+func stringOf(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int:
+		return strconv.Itoa(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// compilePrompts compiles prompts as LAVA's pexpect does: regular expressions.
+func compilePrompts(prompts []string, where string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(prompts))
+	for i, p := range prompts {
+		if p == "" {
+			return nil, JobError("%s[%d]: empty prompt", where, i)
+		}
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, JobError("%s[%d]: invalid prompt %q: %v", where, i, p, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+// buildCommand runs a device "users" command (do) by name.
+func buildCommand(j *Job, a jobdef.Action) (*Step, error) {
+	name := stringOf(a.Params["name"])
+	users, _ := j.Device.Raw["commands"].(map[string]any)
+	users, _ = users["users"].(map[string]any)
+	spec, _ := users[name].(map[string]any)
+	cmd := stringOf(spec["do"])
+	if cmd == "" {
+		return nil, JobError("actions[%d].command.name: unknown user command %q", a.Index, name)
+	}
+	return j.step(a, "user-command", "execute one of the commands listed by the admin",
+		func(ctx context.Context, s *Step) error {
+			return runHostCommand(ctx, j.Log, cmd)
+		}), nil
+}

@@ -1,0 +1,267 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"golava/pkg/devconf"
+	"golava/pkg/jobdef"
+	"golava/pkg/workerapi"
+)
+
+// Config is one lava-run invocation (the flags of LAVA's lava-run).
+type Config struct {
+	JobPath        string
+	DevicePath     string
+	DispatcherPath string // may be empty or point to an empty/missing file
+	EnvDUTPath     string // optional
+	OutputDir      string
+	JobID          string
+	// URL of the server; empty means log records go to Stdout as YAML lines.
+	URL   string
+	Token string
+	// LogInterval is --job-log-interval; default 5 s.
+	LogInterval time.Duration
+	Debug       bool
+	// FlushTimeout bounds the final log upload; default 10 minutes, so a
+	// server restart at the end of a job loses nothing.
+	FlushTimeout time.Duration
+	// CleanupTimeout bounds finalize (power off); default CleanupTimeout.
+	CleanupTimeout time.Duration
+	Stdout         io.Writer
+	Stderr         io.Writer
+	Logger         *slog.Logger
+	HTTPClient     *http.Client
+}
+
+// Outcome is what lava-run reports at the end: result.yaml's content.
+type Outcome struct {
+	Result    string // pass or fail
+	ErrorMsg  string
+	ErrorType string
+}
+
+// Run runs one job and returns its outcome; the exit code is 0 for pass.
+// Cancel ctx with cause ErrCanceled to cancel the job (SIGTERM): the
+// pipeline stops, the DUT is powered off and the result is Canceled.
+func Run(ctx context.Context, cfg Config) Outcome {
+	cfg = cfg.withDefaults()
+	sink, closeSink := cfg.sink()
+	log := NewLogger(sink)
+	out := runJob(ctx, cfg, log)
+	res := map[string]any{"definition": "lava", "case": "job", "result": out.Result}
+	if out.Result == "pass" {
+		log.Infof("Job finished correctly")
+	} else {
+		res["error_msg"] = out.ErrorMsg
+		res["error_type"] = out.ErrorType
+		if h := (&Error{Type: out.ErrorType}).Help(); h != "" {
+			log.Errorf("%s", h)
+		}
+	}
+	log.Results(res)
+	if err := closeSink(); err != nil {
+		fmt.Fprintf(cfg.Stderr, "lava-run: %v\n", err)
+	}
+	if err := writeResult(cfg.OutputDir, res); err != nil {
+		fmt.Fprintf(cfg.Stderr, "lava-run: %v\n", err)
+	}
+	return out
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = 5 * time.Second
+	}
+	if cfg.FlushTimeout <= 0 {
+		cfg.FlushTimeout = 10 * time.Minute
+	}
+	if cfg.CleanupTimeout <= 0 {
+		cfg.CleanupTimeout = CleanupTimeout
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+// sink picks the log destination and returns its closer.
+func (cfg Config) sink() (Sink, func() error) {
+	if cfg.URL == "" {
+		var mu sync.Mutex
+		return SinkFunc(func(rec string) {
+				mu.Lock()
+				defer mu.Unlock()
+				_, _ = io.WriteString(cfg.Stdout, "- "+rec+"\n")
+			}), func() error {
+				return nil
+			}
+	}
+	s := workerapi.NewLogSender(workerapi.LogSenderConfig{
+		URL: cfg.URL, JobID: cfg.JobID, Token: cfg.Token, Interval: cfg.LogInterval,
+		Client: cfg.HTTPClient, Logger: cfg.Logger,
+	})
+	return s, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.FlushTimeout)
+		defer cancel()
+		return s.Close(ctx)
+	}
+}
+
+func runJob(ctx context.Context, cfg Config, log *Logger) (out Outcome) {
+	var j *Job
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(cfg.Stderr, "lava-run: panic: %v\n%s", p, debug.Stack())
+			log.Exception(fmt.Sprintf("%v", p))
+			out = Outcome{Result: "fail", ErrorType: TypeBug, ErrorMsg: fmt.Sprint(p)}
+			if j != nil {
+				j.finalize(ctx, cfg, nil)
+			}
+		}
+	}()
+	j, steps, err := prepare(cfg, log)
+	if err != nil {
+		e := classify(ctx, err)
+		fmt.Fprintf(cfg.Stderr, "lava-run: %s\n", e.Msg)
+		log.Results(map[string]any{"definition": "lava", "case": "validate", "result": "fail"})
+		return Outcome{Result: "fail", ErrorType: e.Type, ErrorMsg: e.Msg}
+	}
+	log.Infof("start: 0 validate")
+	log.Infof("Start time: %s (UTC)", time.Now().UTC().Format("2006-01-02 15:04:05.000000+00:00"))
+	log.Infof("validate duration: 0.00")
+	log.Results(map[string]any{"definition": "lava", "case": "validate", "result": "pass"})
+
+	jobErr := &Error{Type: TypeJob, Msg: fmt.Sprintf("job timed out after %d seconds", int(j.Timeouts.Job.Seconds()))}
+	jctx, cancel := context.WithTimeoutCause(ctx, j.Timeouts.Job, jobErr)
+	defer cancel()
+	r := &runner{log: log, now: time.Now}
+	err = r.runSteps(jctx, steps[:len(steps)-1], true)
+	if err != nil && errors.Is(context.Cause(jctx), jobErr) {
+		err = jobErr // name the job timeout, not the action that was running
+	}
+	if ferr := j.finalize(ctx, cfg, steps[len(steps)-1]); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		return Outcome{Result: "pass"}
+	}
+	e := classify(jctx, err)
+	return Outcome{Result: "fail", ErrorType: e.Type, ErrorMsg: e.Msg}
+}
+
+// prepare reads the inputs, builds the pipeline and writes description.yaml.
+func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return nil, nil, InfraError("Unable to create %s: %v", cfg.OutputDir, err)
+	}
+	devData, err := os.ReadFile(cfg.DevicePath)
+	if err != nil {
+		return nil, nil, InfraError("read device configuration: %v", err)
+	}
+	dev, err := devconf.Parse(devData)
+	if err != nil {
+		return nil, nil, ConfigError("%s: %v", cfg.DevicePath, err)
+	}
+	if cfg.DispatcherPath != "" {
+		if data, err := os.ReadFile(cfg.DispatcherPath); err == nil {
+			var v any
+			if err := yaml.Unmarshal(data, &v); err != nil {
+				return nil, nil, ConfigError("%s: %v", cfg.DispatcherPath, err)
+			}
+		}
+	}
+	jobData, err := os.ReadFile(cfg.JobPath)
+	if err != nil {
+		return nil, nil, InfraError("read job definition: %v", err)
+	}
+	def, err := jobdef.Parse(jobData)
+	if err != nil {
+		return nil, nil, JobError("Invalid job definition: %v", err)
+	}
+	to, err := NewTimeouts(dev.Timeouts, def.Timeouts)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Infof("lava-dispatcher, installed at version: %s", workerapi.Version)
+	j := &Job{ID: cfg.JobID, Def: def, Device: dev, Timeouts: to, OutDir: cfg.OutputDir, Log: log, Downloads: map[string]string{}}
+	steps, err := j.buildPipeline()
+	if err != nil {
+		return nil, nil, err
+	}
+	fin := &Step{Name: "finalize", Description: "finish the process and cleanup", Timeout: cfg.CleanupTimeout,
+		Children: []*Step{{Name: "power-off", Description: "discontinue power to device", Timeout: cfg.CleanupTimeout}}}
+	steps = append(steps, fin)
+	number(steps, "")
+	desc, err := yaml.Marshal(describe(steps))
+	if err != nil {
+		return nil, nil, Bug("describe pipeline: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.OutputDir, "description.yaml"), desc, 0o644); err != nil {
+		return nil, nil, InfraError("write description.yaml: %v", err)
+	}
+	return j, steps, nil
+}
+
+// finalize powers the DUT off and closes the console, whatever happened
+// before; it has its own time budget, detached from the job's context.
+func (j *Job) finalize(ctx context.Context, cfg Config, fin *Step) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.CleanupTimeout)
+	defer cancel()
+	powerOff := func(ctx context.Context, s *Step) error {
+		if len(j.Device.Commands.PowerOff) == 0 {
+			j.Log.Debugf("No power off command for this device")
+			return nil
+		}
+		return runHostCommands(ctx, j.Log, j.Device.Commands.PowerOff)
+	}
+	var err error
+	if fin == nil {
+		err = powerOff(cctx, nil)
+	} else {
+		fin.Children[0].Run = powerOff
+		fin.Run = func(ctx context.Context, s *Step) error { return nil }
+		err = (&runner{log: j.Log, now: time.Now}).runSteps(cctx, []*Step{fin}, true)
+	}
+	if j.Console != nil {
+		j.Console.Close()
+		j.Log.Infof("Disconnected from the device")
+	}
+	return err
+}
+
+func writeResult(dir string, res map[string]any) error {
+	data, err := yaml.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode result.yaml: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "result.yaml"), data, 0o644); err != nil {
+		return fmt.Errorf("write result.yaml: %w", err)
+	}
+	return nil
+}
+
+// ExitCode is lava-run's exit status for an outcome.
+func (o Outcome) ExitCode() int {
+	if o.Result == "pass" {
+		return 0
+	}
+	return 1
+}
