@@ -68,7 +68,10 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.As(err, new(*usageError)):
+		if msg := err.Error(); msg != "" { // the flag package reports its own
+			fmt.Fprintf(stderr, "lava-dut-sim %s: %s\n", args[0], msg)
+		}
 		return 2
 	default:
 		fmt.Fprintf(stderr, "lava-dut-sim %s: %v\n", args[0], err)
@@ -76,7 +79,14 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	}
 }
 
-var errUsage = errors.New("usage error")
+// usageError makes the command exit 2, as flag errors do.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
 
 // newFlags makes a command's flag set with the common --dir flag.
 func newFlags(name, args string, stderr io.Writer) (*flag.FlagSet, *string) {
@@ -99,7 +109,7 @@ func parse(fs *flag.FlagSet, dir *string, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, errUsage
+			return nil, &usageError{}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -110,7 +120,7 @@ func parse(fs *flag.FlagSet, dir *string, args []string) ([]string, error) {
 	}
 	if *dir == "" {
 		fs.Usage()
-		return nil, fmt.Errorf("--dir is required: %w", errUsage)
+		return nil, usageErrorf("--dir is required")
 	}
 	return pos, nil
 }
@@ -146,7 +156,7 @@ func power(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return fmt.Errorf("want exactly one action (on, off, reset or status), got %d: %w", len(pos), errUsage)
+		return usageErrorf("want exactly one action (on, off, reset or status), got %d", len(pos))
 	}
 	state, err := dutsim.Power(ctx, *dir, pos[0])
 	if err != nil {
