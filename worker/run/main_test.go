@@ -1,0 +1,61 @@
+package run
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+)
+
+// boardEnv switches the test binary into a fake board console: the device's
+// connect command runs it, as lava-run would run telnet or ser2net.
+const boardEnv = "GOLAVA_RUN_FAKE_BOARD"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(boardEnv); mode != "" {
+		os.Exit(fakeBoard(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeBoard prints a boot log, then depending on mode logs in and runs a
+// real /bin/sh, hangs, panics or drops the connection.
+func fakeBoard(mode string) int {
+	fmt.Print("U-Boot 2023.01\r\nStarting kernel ...\r\n")
+	fmt.Print("[    0.000000] Linux version 6.1.0 (fake)\r\n")
+	switch mode {
+	case "hang":
+		fmt.Print("[    1.000000] waiting for root device\r\n")
+		block()
+	case "panic":
+		fmt.Print("[    1.000000] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\r\n")
+		block()
+	case "drop":
+		return 0
+	}
+	fmt.Print("\r\nfake login: ")
+	in := bufio.NewReader(os.Stdin)
+	user, err := in.ReadString('\n')
+	if err != nil || user != "root\n" {
+		fmt.Print("\r\nLogin incorrect\r\n")
+		block()
+	}
+	env := append(os.Environ(), "PS1=root@fake:~# ", "ENV=")
+	// Hand the console to a real shell, as a board's getty does.
+	if err := syscall.Exec("/bin/sh", []string{"sh", "-i"}, env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// block waits until the console goes away (lava-run kills the group).
+func block() {
+	b := make([]byte, 1)
+	for {
+		if _, err := os.Stdin.Read(b); err != nil {
+			os.Exit(0)
+		}
+	}
+}
