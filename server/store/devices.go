@@ -191,14 +191,14 @@ func (s *Store) DeviceByName(ctx context.Context, realmID int64, hostname string
 }
 
 var deviceListColumns = map[string]listColumn{
-	"hostname":    {"d.hostname", colText},
-	"description": {"d.description", colText},
-	"state":       {"d.state", colText},
-	"health":      {"d.health", colText},
-	"device_type": {"dt.name", colText},
-	"worker_host": {"w.hostname", colText},
-	"is_public":   {"d.is_public", colBool},
-	"tags":        {"(SELECT string_agg(t.name, ',' ORDER BY t.name) FROM device_tags x JOIN tags t ON t.id = x.tag_id WHERE x.device_id = d.id)", colText},
+	"hostname":    {"d.hostname", colText, ""},
+	"description": {"d.description", colText, ""},
+	"state":       {"d.state", colText, "array_position(ARRAY['Idle', 'Reserved', 'Running'], d.state)"},
+	"health":      {"d.health", colText, "array_position(ARRAY['Good', 'Unknown', 'Looping', 'Bad', 'Maintenance', 'Retired'], d.health)"},
+	"device_type": {"dt.name", colText, ""},
+	"worker_host": {"w.hostname", colText, ""},
+	"is_public":   {"d.is_public", colBool, ""},
+	"tags":        {"(SELECT string_agg(t.name, ',' ORDER BY t.name) FROM device_tags x JOIN tags t ON t.id = x.tag_id WHERE x.device_id = d.id)", colText, ""},
 }
 
 // DeviceTagFilter is a ListQuery field matching devices carrying a tag

@@ -112,12 +112,12 @@ func (s *Store) DeviceTypeByName(ctx context.Context, realmID int64, name string
 }
 
 var deviceTypeListColumns = map[string]listColumn{
-	"name":                 {"dt.name", colText},
-	"description":          {"dt.description", colText},
-	"health_frequency":     {"dt.health_frequency", colInt},
-	"health_denominator":   {"dt.health_denominator", colText},
-	"disable_health_check": {"dt.disable_health_check", colBool},
-	"display":              {"dt.display", colBool},
+	"name":                 {"dt.name", colText, ""},
+	"description":          {"dt.description", colText, ""},
+	"health_frequency":     {"dt.health_frequency", colInt, ""},
+	"health_denominator":   {"dt.health_denominator", colText, ""},
+	"disable_health_check": {"dt.disable_health_check", colBool, ""},
+	"display":              {"dt.display", colBool, ""},
 }
 
 // ListDeviceTypes returns one page of device types with counts, and the

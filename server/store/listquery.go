@@ -47,6 +47,17 @@ const (
 type listColumn struct {
 	expr string
 	kind colKind
+	// order, when set, sorts instead of expr: LAVA stores states and
+	// healths as integers and sorts by them, not by name.
+	order string
+}
+
+// sortExpr is what ORDER BY uses for c.
+func (c listColumn) sortExpr() string {
+	if c.order != "" {
+		return c.order
+	}
+	return c.expr
 }
 
 // listSQL holds the pieces built from a ListQuery.
@@ -88,9 +99,9 @@ func buildList(cols map[string]listColumn, q ListQuery, nArgs int, def string) (
 			continue
 		}
 		if desc {
-			order = append(order, c.expr+" DESC")
+			order = append(order, c.sortExpr()+" DESC")
 		} else {
-			order = append(order, c.expr)
+			order = append(order, c.sortExpr())
 		}
 	}
 	out.order = "ORDER BY " + strings.Join(append(order, def), ", ")

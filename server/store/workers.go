@@ -124,13 +124,13 @@ func (s *Store) WorkerByName(ctx context.Context, realmID int64, hostname string
 
 // workerListColumns are the fields ListWorkers filters and orders by.
 var workerListColumns = map[string]listColumn{
-	"hostname":    {"w.hostname", colText},
-	"description": {"w.description", colText},
-	"state":       {"w.state", colText},
-	"health":      {"w.health", colText},
-	"last_ping":   {"w.last_ping", colTime},
-	"version":     {"w.version", colText},
-	"job_limit":   {"w.job_limit", colInt},
+	"hostname":    {"w.hostname", colText, ""},
+	"description": {"w.description", colText, ""},
+	"state":       {"w.state", colText, "array_position(ARRAY['Online', 'Offline'], w.state)"},
+	"health":      {"w.health", colText, "array_position(ARRAY['Active', 'Maintenance', 'Retired'], w.health)"},
+	"last_ping":   {"w.last_ping", colTime, ""},
+	"version":     {"w.version", colText, ""},
+	"job_limit":   {"w.job_limit", colInt, ""},
 }
 
 // ListWorkers returns one page of the realm's workers and the total count of

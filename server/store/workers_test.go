@@ -182,7 +182,7 @@ func TestListWorkers(t *testing.T) {
 		{"icontains", store.ListQuery{Filters: []store.Filter{{Field: "description", Op: "icontains", Values: []string{"DESC AL"}}}}, []string{"alpha"}, 1},
 		{"iexact", store.ListQuery{Filters: []store.Filter{{Field: "state", Op: "iexact", Values: []string{"offline"}}}}, []string{"alpha", "gamma"}, 2},
 		{"order desc", store.ListQuery{Order: []string{"-hostname"}}, []string{"gamma", "delta", "beta", "alpha"}, 4},
-		{"order state then name", store.ListQuery{Order: []string{"state", "bogus"}}, []string{"alpha", "gamma", "beta", "delta"}, 4},
+		{"order state (LAVA code: Online first) then name", store.ListQuery{Order: []string{"state", "bogus"}}, []string{"beta", "delta", "alpha", "gamma"}, 4},
 		{"ping gt", store.ListQuery{Filters: []store.Filter{{Field: "last_ping", Op: "gt", Values: []string{"2000-01-01"}}}}, []string{"beta", "delta"}, 2},
 	}
 	for _, tt := range tests {
