@@ -119,7 +119,7 @@ func (s *session) kernel() error {
 			return err
 		}
 		if f.DropConnection && i == dropAt {
-			s.b.con.drop()
+			s.b.con.drop("drop-connection flag")
 		}
 	}
 	if f.Panic {

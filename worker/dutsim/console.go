@@ -70,14 +70,15 @@ func (c *console) detach(conn net.Conn) {
 	_ = conn.Close()
 }
 
-// drop closes the current client, as a flaky serial server would.
-func (c *console) drop() {
+// drop closes the current client, as a flaky serial server would, or as
+// the board goes away; reason goes to the log.
+func (c *console) drop(reason string) {
 	c.mu.Lock()
 	conn := c.conn
 	c.conn = nil
 	c.mu.Unlock()
 	if conn != nil {
-		c.logger.Info("console connection dropped on purpose")
+		c.logger.Info("console connection closed", slog.String("reason", reason))
 		_ = conn.Close()
 	}
 }

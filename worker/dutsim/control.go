@@ -21,6 +21,14 @@ const maxRequest = 64 << 10
 // controlTimeout bounds one control exchange on either side.
 const controlTimeout = 30 * time.Second
 
+// The control protocol: one JSON request line and one JSON reply line per
+// connection on control.sock, for example
+//
+//	{"op":"power","action":"reset"}          -> {"ok":true,"power":"on"}
+//	{"op":"set","settings":{"panic":"true"}} -> {"ok":true}
+//	{"op":"status"}                          -> {"ok":true,"power":"off","status":{...}}
+//	{"op":"fly"}                             -> {"ok":false,"error":"control op \"fly\": ..."}
+
 // controlRequest is one JSON line sent on control.sock; one per connection.
 type controlRequest struct {
 	Op       string            `json:"op"`               // power, set or status
@@ -170,5 +178,5 @@ func (b *board) shutdown() {
 	b.opMu.Lock()
 	b.closed = true
 	b.opMu.Unlock()
-	b.con.drop()
+	b.con.drop("board stopped")
 }
