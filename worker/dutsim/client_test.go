@@ -55,8 +55,10 @@ func TestConsoleBridge(t *testing.T) {
 		t.Fatalf("Console: %v", err)
 	}
 
-	// The board closing the line ends the bridge too.
-	go func() { done <- Console(t.Context(), b.dir, inR, io.Discard) }()
+	// The board closing the line ends the bridge too, with stdin still open.
+	inR2, inW2 := io.Pipe()
+	defer inW2.Close() // releases the stdin copier Console leaves behind
+	go func() { done <- Console(t.Context(), b.dir, inR2, io.Discard) }()
 	waitCond(t, "second attach", func() bool { return b.status().ConsoleAttaches > before+1 })
 	b.connect() // replaces the bridge's connection
 	if err := <-done; err != nil {
