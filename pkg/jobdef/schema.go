@@ -261,7 +261,36 @@ func (s anyS) check(c *checker, v *value, path string) {
 		c.errs = append(c.errs, best...)
 		return
 	}
+	// Without a summary of its own, an alternative of the value's kind
+	// (the list in "str or list of str") gives the precise errors.
+	if s.msg == "" && v.kind != kindMap {
+		var match schema
+		n := 0
+		for _, a := range s.alts {
+			if kindOf(a) == v.kind {
+				match = a
+				n++
+			}
+		}
+		if n == 1 {
+			match.check(c, v, path)
+			return
+		}
+	}
 	c.add(v, path, "expected %s", s.expect())
+}
+
+// kindOf is the value kind a schema wants, -1 when it takes several.
+func kindOf(s schema) int {
+	switch s.(type) {
+	case strS:
+		return kindStr
+	case listS:
+		return kindSeq
+	case *mapS:
+		return kindMap
+	}
+	return -1
 }
 
 func less(a, b [3]int) bool {

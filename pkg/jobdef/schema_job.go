@@ -93,10 +93,10 @@ func protocolsS() *mapS {
 			req("roles", &mapS{rest: anyOf(roleDevice, roleHost)}),
 			opt("timeout", timeoutS()),
 		)),
-		opt("lava-vland", anyOf(
+		opt("lava-vland", anyS{alts: []schema{
 			&mapS{rest: &mapS{rest: tags}},
 			&mapS{rest: tags},
-		)),
+		}, msg: "a mapping of VLAN names to {tags: [str]}, or of roles to such mappings"}),
 		opt("lava-xnbd", mapOf(
 			req("port", anyOf(enumS{"auto"}, integer)),
 			opt("timeout", timeoutS()),

@@ -53,6 +53,8 @@ type value struct {
 	keys  []*value
 	vals  []*value
 	items []*value
+	// idx maps canonical key to position, so big mappings stay linear.
+	idx map[string]int
 }
 
 // MaxExpandedNodes bounds the node count of a document once aliases are
@@ -221,14 +223,18 @@ func (r *resolver) mapping(n *yaml.Node, depth int) *value {
 			merged = append(merged, r.mergeSources(vn, depth)...)
 			continue
 		}
-		v.set(r.resolve(kn, depth+1), r.resolve(vn, depth+1))
+		k := r.resolve(kn, depth+1)
+		if k.kind == kindMap || k.kind == kindSeq {
+			r.fail(kn, "found unhashable key (a %s)", k.typeName())
+			continue
+		}
+		v.set(k, r.resolve(vn, depth+1))
 	}
 	// Merged keys never override explicit ones; earlier sources win.
 	for _, src := range merged {
 		for j, k := range src.keys {
 			if v.lookup(k) == nil {
-				v.keys = append(v.keys, k)
-				v.vals = append(v.vals, src.vals[j])
+				v.set(k, src.vals[j])
 			}
 		}
 	}
@@ -255,21 +261,22 @@ func (r *resolver) mergeSources(vn *yaml.Node, depth int) []*value {
 // set stores key=val, replacing the value of an equal key (PyYAML builds a
 // dict, so the last duplicate wins and keeps the first position).
 func (v *value) set(k, val *value) {
-	for i, old := range v.keys {
-		if keyEqual(old, k) {
-			v.vals[i] = val
-			return
-		}
+	if v.idx == nil {
+		v.idx = map[string]int{}
 	}
+	ck := k.canonical()
+	if i, ok := v.idx[ck]; ok {
+		v.vals[i] = val
+		return
+	}
+	v.idx[ck] = len(v.keys)
 	v.keys = append(v.keys, k)
 	v.vals = append(v.vals, val)
 }
 
 func (v *value) lookup(k *value) *value {
-	for i, old := range v.keys {
-		if keyEqual(old, k) {
-			return v.vals[i]
-		}
+	if i, ok := v.idx[k.canonical()]; ok {
+		return v.vals[i]
 	}
 	return nil
 }
@@ -279,36 +286,29 @@ func (v *value) get(key string) *value {
 	if v == nil || v.kind != kindMap {
 		return nil
 	}
-	for i, k := range v.keys {
-		if k.kind == kindStr && k.s == key {
-			return v.vals[i]
-		}
+	if i, ok := v.idx["s"+key]; ok {
+		return v.vals[i]
 	}
 	return nil
 }
 
-// keyEqual compares keys as Python does for dict keys: 1, 1.0 and True are
-// the same key.
-func keyEqual(a, b *value) bool {
-	an, aok := a.number()
-	bn, bok := b.number()
-	if aok && bok {
-		return an.Cmp(bn) == 0
+// canonical is a key's identity as Python compares dict keys: 1, 1.0 and
+// True are the same key.
+func (v *value) canonical() string {
+	if n, ok := v.number(); ok {
+		return "n" + n.Text('g', -1)
 	}
-	if a.kind != b.kind {
-		return false
-	}
-	switch a.kind {
-	case kindNull:
-		return true
+	switch v.kind {
 	case kindStr:
-		return a.s == b.s
+		return "s" + v.s
+	case kindNull:
+		return "z"
 	case kindTime:
-		return a.t.Equal(b.t)
+		return "t" + v.t.UTC().Format(time.RFC3339Nano)
 	case kindBinary:
-		return bytes.Equal(a.bin, b.bin)
+		return "b" + string(v.bin)
 	}
-	return a == b
+	return fmt.Sprintf("p%p", v) // NaN: never equal to anything
 }
 
 func (v *value) number() (*big.Float, bool) {
