@@ -155,3 +155,21 @@ func quietClose(err error) error {
 	}
 	return fmt.Errorf("console: %w", err)
 }
+
+// WaitReady waits until the board in dir answers on its control socket, for
+// callers that start Run in a goroutine or `lava-dut-sim serve` as a process.
+func WaitReady(ctx context.Context, dir string) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := GetStatus(ctx, dir)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for board at %s: %w (last error: %v)", dir, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while Console writes it.
@@ -91,6 +92,11 @@ func TestClientErrors(t *testing.T) {
 		{"long dir", func() error { _, err := GetStatus(ctx, long); return err }, "over the unix limit"},
 		{"run long dir", func() error { return Run(ctx, Config{Dir: long}, nil) }, "over the unix limit"},
 		{"run no dir", func() error { return Run(ctx, Config{}, nil) }, "Dir is required"},
+		{"wait ready no board", func() error {
+			c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			return WaitReady(c, missing)
+		}, "socket missing"},
 		{"cancelled", func() error {
 			c, cancel := context.WithCancel(ctx)
 			cancel()

@@ -51,10 +51,11 @@ func startBoard(t *testing.T, cfg Config) *testBoard {
 		_ = os.RemoveAll(dir)
 	})
 	b := &testBoard{t: t, dir: cfg.Dir, ctx: t.Context()}
-	waitCond(t, "control socket", func() bool {
-		_, err := GetStatus(b.ctx, b.dir)
-		return err == nil
-	})
+	readyCtx, readyCancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer readyCancel()
+	if err := WaitReady(readyCtx, b.dir); err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 
