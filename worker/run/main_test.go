@@ -2,11 +2,36 @@ package run
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"syscall"
 	"testing"
+
+	"golava/worker/dutsim"
 )
+
+// dutsimEnv switches the test binary into the lava-dut-sim client commands
+// (console DIR, power DIR ACTION) for the in-process dutsim board.
+const dutsimEnv = "GOLAVA_RUN_DUTSIM"
+
+func dutsimClient(mode string, args []string) int {
+	ctx := context.Background()
+	var err error
+	switch {
+	case mode == "console" && len(args) == 1:
+		err = dutsim.Console(ctx, args[0], os.Stdin, os.Stdout)
+	case mode == "power" && len(args) == 2:
+		_, err = dutsim.Power(ctx, args[0], args[1])
+	default:
+		err = fmt.Errorf("bad dutsim client call %s %v", mode, args)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
 
 // boardEnv switches the test binary into a fake board console: the device's
 // connect command runs it, as lava-run would run telnet or ser2net.
@@ -15,6 +40,9 @@ const boardEnv = "GOLAVA_RUN_FAKE_BOARD"
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(boardEnv); mode != "" {
 		os.Exit(fakeBoard(mode))
+	}
+	if mode := os.Getenv(dutsimEnv); mode != "" {
+		os.Exit(dutsimClient(mode, os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
