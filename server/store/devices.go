@@ -82,7 +82,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`
 // and records a device event. ErrNotFound names a missing device type or
 // worker; ErrConflict a taken hostname.
 func (s *Store) CreateDevice(ctx context.Context, realmID int64, n NewDevice) (*Device, error) {
-	if err := validHostname("device", n.Hostname); err != nil {
+	if err := ValidHostname("device", n.Hostname); err != nil {
 		return nil, fmt.Errorf("create device: %w", err)
 	}
 	if n.Health == "" {

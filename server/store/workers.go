@@ -16,7 +16,8 @@ const workerTokenAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 // hostnameRE is LAVA's lookup_value_regex for workers and devices.
 var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,200}$`)
 
-func validHostname(kind, name string) error {
+// ValidHostname checks a worker or device name (kind names it in the error).
+func ValidHostname(kind, name string) error {
 	if !hostnameRE.MatchString(name) {
 		return fmt.Errorf("%s name %q: use 1 to 200 letters, digits, '.', '_' or '-'", kind, name)
 	}
@@ -46,7 +47,7 @@ RETURNING ` + workerColumns
 // CreateWorker adds a worker (Offline, Active) and returns its token, which
 // cannot be read back later. ErrConflict when the hostname is taken.
 func (s *Store) CreateWorker(ctx context.Context, realmID int64, hostname, description string) (*Worker, string, error) {
-	if err := validHostname("worker", hostname); err != nil {
+	if err := ValidHostname("worker", hostname); err != nil {
 		return nil, "", fmt.Errorf("create worker: %w", err)
 	}
 	token := newSecret(32, workerTokenAlphabet)
