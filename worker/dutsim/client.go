@@ -148,9 +148,11 @@ func Console(ctx context.Context, dir string, in io.Reader, out io.Writer) error
 	return result
 }
 
-// quietClose treats a closed connection as the normal end of a bridge.
+// quietClose treats a closed connection, or a terminal that went away (EIO
+// from a pty whose other side closed), as the normal end of a bridge.
 func quietClose(err error) error {
-	if err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+	if err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.EIO) {
 		return nil
 	}
 	return fmt.Errorf("console: %w", err)
@@ -161,14 +163,19 @@ func quietClose(err error) error {
 func WaitReady(ctx context.Context, dir string) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	var last error = errors.New("no answer")
 	for {
 		_, err := GetStatus(ctx, dir)
 		if err == nil {
 			return nil
 		}
+		var ne net.Error
+		if ctx.Err() == nil && !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, context.Canceled) {
+			last = err // keep why the board did not answer, not the deadline
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for board at %s: %w (last error: %v)", dir, ctx.Err(), err)
+			return fmt.Errorf("wait for board at %s: %w (last error: %v)", dir, ctx.Err(), last)
 		case <-tick.C:
 		}
 	}
