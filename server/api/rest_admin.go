@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -129,7 +130,12 @@ func (s *Server) storeFailure(w http.ResponseWriter, r *http.Request, err error)
 	case errors.Is(err, store.ErrNotFound):
 		restError(w, http.StatusNotFound, "Not found.")
 	case errors.Is(err, store.ErrInvalidFilter):
-		writeJSON(w, http.StatusBadRequest, []string{err.Error()})
+		// Drop the "list x: invalid filter: " wrapping: the client wants the field.
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, store.ErrInvalidFilter.Error()+": "); ok {
+			msg = after
+		}
+		writeJSON(w, http.StatusBadRequest, []string{msg})
 	default:
 		s.logger.ErrorContext(r.Context(), "rest admin", "path", r.URL.Path, "err", err)
 		restError(w, http.StatusInternalServerError, "A server error occurred.")
