@@ -61,7 +61,7 @@ func parseArgs(args []string, stderr io.Writer) (run.Config, error) {
 	fs.StringVar(&cfg.URL, "url", os.Getenv("LAVA_URL"), "server URL to send logs to; stdout when empty (env LAVA_URL)")
 	fs.StringVar(&cfg.Token, "token", os.Getenv("LAVA_TOKEN"), "job token for the server (env LAVA_TOKEN)")
 	fs.BoolVar(&cfg.Debug, "debug", false, "accepted for compatibility; no effect")
-	fs.Bool("validate", false, "accepted for compatibility; the job is validated before running")
+	fs.BoolVar(&cfg.ValidateOnly, "validate", false, "only validate the job and write description.yaml")
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {

@@ -59,7 +59,7 @@ func buildMinimalBoot(j *Job, a jobdef.Action) (*Step, error) {
 			func(ctx context.Context, s *Step) error { return j.autoLogin(ctx, s, login, prompts) }))
 		if j.hasTestAfter(a.Index) {
 			children = append(children, j.step(a, "transfer-overlay", "transfer the test overlay over the console",
-				func(ctx context.Context, s *Step) error { return j.transferOverlay(ctx) }))
+				func(ctx context.Context, s *Step) error { return j.transferOverlay(ctx, s.Name) }))
 		}
 	}
 	return j.step(a, "minimal-boot", "connect and reset device", nil, children...), nil
@@ -196,7 +196,7 @@ func (j *Job) autoLogin(ctx context.Context, s *Step, l *autoLogin, prompts []*r
 		if err := c.SendLine(ctx, cmd); err != nil {
 			return err
 		}
-		if _, err := c.Expect(ctx, prompts); err != nil {
+		if err := j.waitPrompt(ctx, s.Name); err != nil {
 			return err
 		}
 	}
@@ -229,7 +229,7 @@ func (j *Job) waitBoot(ctx context.Context, s *Step, patterns []*regexp.Regexp) 
 // transferOverlay writes the overlay tarball to the DUT over the console
 // as base64 in chunks, unpacks it and checks a marker the DUT computes
 // (the echo of the command cannot contain it).
-func (j *Job) transferOverlay(ctx context.Context) error {
+func (j *Job) transferOverlay(ctx context.Context, action string) error {
 	if j.OverlayOnDevice {
 		return nil
 	}
@@ -239,14 +239,14 @@ func (j *Job) transferOverlay(ctx context.Context) error {
 	c := j.Console
 	c.SetCharacterDelay(j.charDelay("test"))
 	file := j.Overlay.ResultsDir + ".tgz.b64"
-	if err := j.shellCommand(ctx, "rm -f "+overlay.Quote(file)); err != nil {
+	if err := j.shellCommand(ctx, action, "rm -f "+overlay.Quote(file)); err != nil {
 		return err
 	}
 	text := base64.StdEncoding.EncodeToString(j.OverlayData)
 	j.Log.Infof("Transferring overlay (%d bytes) to %s", len(j.OverlayData), j.Overlay.ResultsDir)
 	for off := 0; off < len(text); off += overlayChunk {
 		chunk := text[off:min(off+overlayChunk, len(text))]
-		if err := j.shellCommand(ctx, "printf %s '"+chunk+"' >> "+overlay.Quote(file)); err != nil {
+		if err := j.shellCommand(ctx, action, "printf %s '"+chunk+"' >> "+overlay.Quote(file)); err != nil {
 			return err
 		}
 	}
@@ -263,7 +263,7 @@ func (j *Job) transferOverlay(ctx context.Context) error {
 	if idx == 1 {
 		return JobError("Unable to unpack the test overlay on the DUT (needs base64 and tar with gzip)")
 	}
-	if _, err := c.Expect(ctx, j.Prompts); err != nil {
+	if err := j.waitPrompt(ctx, action); err != nil {
 		return err
 	}
 	j.OverlayOnDevice = true
@@ -271,11 +271,20 @@ func (j *Job) transferOverlay(ctx context.Context) error {
 }
 
 // shellCommand sends one command and waits for the prompt after it.
-func (j *Job) shellCommand(ctx context.Context, cmd string) error {
+func (j *Job) shellCommand(ctx context.Context, action, cmd string) error {
 	j.Console.Flush()
 	if err := j.Console.SendLine(ctx, cmd); err != nil {
 		return err
 	}
-	_, err := j.Console.Expect(ctx, j.Prompts)
+	return j.waitPrompt(ctx, action)
+}
+
+// waitPrompt waits for a shell prompt within the connection timeout of
+// the action (LAVA's per-operation timeout on a shell connection).
+func (j *Job) waitPrompt(ctx context.Context, action string) error {
+	d := j.Timeouts.ForConnection(action)
+	cctx, cancel := context.WithTimeoutCause(ctx, d, JobError("wait for prompt timed out after %d seconds", int(d.Seconds())))
+	defer cancel()
+	_, err := j.Console.Expect(cctx, j.Prompts)
 	return err
 }

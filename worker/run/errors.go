@@ -86,5 +86,9 @@ func classify(ctx context.Context, err error) *Error {
 			return e
 		}
 	}
+	if errors.Is(err, context.Canceled) {
+		// Canceled without our cause: treat as a cancel, not a bug.
+		return &Error{Type: TypeCanceled, Msg: errCanceled.Msg, Err: err}
+	}
 	return &Error{Type: TypeBug, Msg: err.Error(), Err: err}
 }

@@ -61,6 +61,19 @@ func fakeBoard(mode string) int {
 		block()
 	case "drop":
 		return 0
+	case "bytes":
+		os.Stdout.Write([]byte("line1\r\r\nbin\x00\xff\x1b[0m end\r\nfirst second\r\npartial"))
+		block()
+	case "echo":
+		// A line-based echo, as a board's shell without prompt.
+		in := bufio.NewReader(os.Stdin)
+		for {
+			l, err := in.ReadString('\n')
+			if err != nil {
+				return 0
+			}
+			fmt.Print("got " + l)
+		}
 	}
 	fmt.Print("\r\nfake login: ")
 	in := bufio.NewReader(os.Stdin)

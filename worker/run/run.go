@@ -34,6 +34,9 @@ type Config struct {
 	// LogInterval is --job-log-interval; default 5 s.
 	LogInterval time.Duration
 	Debug       bool
+	// ValidateOnly parses the job and writes description.yaml without
+	// running anything (--validate).
+	ValidateOnly bool
 	// FlushTimeout bounds the final log upload; default 10 minutes, so a
 	// server restart at the end of a job loses nothing.
 	FlushTimeout time.Duration
@@ -144,6 +147,10 @@ func runJob(ctx context.Context, cfg Config, log *Logger) (out Outcome) {
 		log.Results(map[string]any{"definition": "lava", "case": "validate", "result": "fail"})
 		return Outcome{Result: "fail", ErrorType: e.Type, ErrorMsg: e.Msg}
 	}
+	if cfg.ValidateOnly {
+		log.Results(map[string]any{"definition": "lava", "case": "validate", "result": "pass"})
+		return Outcome{Result: "pass"}
+	}
 	log.Infof("start: 0 validate")
 	log.Infof("Start time: %s (UTC)", time.Now().UTC().Format("2006-01-02 15:04:05.000000+00:00"))
 	log.Infof("validate duration: 0.00")
@@ -206,6 +213,9 @@ func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := j.loadEnvDUT(cfg.EnvDUTPath); err != nil {
+		return nil, nil, err
+	}
 	fin := &Step{Name: "finalize", Description: "finish the process and cleanup", Timeout: cfg.CleanupTimeout,
 		Children: []*Step{{Name: "power-off", Description: "discontinue power to device", Timeout: cfg.CleanupTimeout}}}
 	steps = append(steps, fin)
@@ -245,6 +255,32 @@ func (j *Job) finalize(ctx context.Context, cfg Config, fin *Step) error {
 		j.Log.Infof("Disconnected from the device")
 	}
 	return err
+}
+
+// loadEnvDUT adds the overrides of env-dut.yaml to the DUT environment
+// file of the overlay. Unlike LAVA, the worker's own environment is never
+// copied to the DUT (purge is implied): a lab host's PATH means nothing there.
+func (j *Job) loadEnvDUT(path string) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return InfraError("read %s: %v", path, err)
+	}
+	var conf struct {
+		Overrides map[string]any `yaml:"overrides"`
+	}
+	if err := yaml.Unmarshal(data, &conf); err != nil {
+		return ConfigError("%s: %v", path, err)
+	}
+	for k, v := range conf.Overrides {
+		j.Overlay.Environment[k] = stringOf(v)
+	}
+	return nil
 }
 
 func writeResult(dir string, res map[string]any) error {

@@ -143,6 +143,7 @@ actions:
           - lava-test-case pass-case --result pass
           - lava-test-case fail-case --result fail
           - lava-test-case speed --result pass --measurement 1.5 --units s
+          - test "$GOLAVA_GREETING" = "hello world" && lava-test-case env-dut --result pass
           - echo '<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=echoed RESULT=pass>' | sed 's/^/x/'
 `
 
@@ -188,6 +189,8 @@ func TestRunPass(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "ok")
 	f.job(t, 120, 30, "")
+	f.cfg.EnvDUTPath = filepath.Join(f.dir, "env-dut.yaml")
+	write(t, f.cfg.EnvDUTPath, "overrides:\n  GOLAVA_GREETING: hello world\n")
 	out := Run(context.Background(), f.cfg)
 	recs := f.out.records(t)
 	if out.Result != "pass" {
@@ -198,7 +201,7 @@ func TestRunPass(t *testing.T) {
 		"0_smoke/pass-case": "pass", "0_smoke/fail-case": "fail", "0_smoke/speed": "pass",
 		"lava/0_smoke": "pass", "lava/job": "pass", "lava/validate": "pass",
 		"lava/minimal-boot": "pass", "lava/auto-login-action": "pass", "lava/lava-test-shell": "pass",
-		"lava/download-retry": "pass", "lava/power-off": "pass",
+		"lava/download-retry": "pass", "lava/power-off": "pass", "0_smoke/env-dut": "pass",
 	}
 	for k, v := range want {
 		if got := res[k]; got == nil || got["result"] != v {

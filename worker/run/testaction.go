@@ -179,11 +179,16 @@ func (j *Job) testShell(ctx context.Context, stage int) error {
 		}
 		j.Prompts = []*regexp.Regexp{regexp.MustCompile(regexp.QuoteMeta(p))}
 	}
-	if err := j.transferOverlay(ctx); err != nil {
+	const action = "lava-test-shell"
+	if err := j.transferOverlay(ctx, action); err != nil {
 		return err
 	}
 	c.SetCharacterDelay(j.charDelay("test"))
-	if err := j.shellCommand(ctx, ""); err != nil {
+	if err := j.shellCommand(ctx, action, ""); err != nil {
+		return err
+	}
+	// Device environment (env-dut) and job variables, as LAVA sources it.
+	if err := j.shellCommand(ctx, action, ". "+overlay.Quote(j.Overlay.ResultsDir+"/environment")); err != nil {
 		return err
 	}
 	if dl, ok := ctx.Deadline(); ok {
