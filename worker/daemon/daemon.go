@@ -190,7 +190,11 @@ func (d *daemon) handle(ctx context.Context) (time.Duration, error) {
 // and is tried again at the next ping.
 func (d *daemon) start(ctx context.Context, ref workerapi.JobRef) {
 	log := d.log.With("job_id", ref.ID)
-	if d.jobs.get(ref.ID) == nil {
+	switch {
+	case d.jobs.get(ref.ID) != nil:
+		log.Info("job already started")
+	case d.adoptFound(ref):
+	default:
 		jc, err := d.client.JobConfig(ctx, ref.ID, ref.Token)
 		if err != nil {
 			log.Error("cannot get job configuration", "error", err)
@@ -198,12 +202,24 @@ func (d *daemon) start(ctx context.Context, ref workerapi.JobRef) {
 		}
 		d.jobs.put(d.launch(ref, jc))
 		d.saveJobs()
-	} else {
-		log.Info("job already started")
 	}
 	if err := d.client.JobRunning(ctx, ref.ID, ref.Token); err != nil {
 		log.Error("cannot set job running", "error", err)
 	}
+}
+
+// adoptFound adopts a lava-run of job ref found running though the jobs
+// table does not know it.
+func (d *daemon) adoptFound(ref workerapi.JobRef) bool {
+	pid, prefix, ok := d.findLavaRun(ref.ID)
+	if !ok {
+		return false
+	}
+	d.log.Info("adopting a running lava-run of an unknown job", "job_id", ref.ID, "pid", pid)
+	d.jobs.put(&jobRecord{ID: ref.ID, PID: pid, Status: statusRunning, LastUpdate: time.Now(), Prefix: prefix, Token: ref.Token})
+	d.saveJobs()
+	d.adopt(ref.ID, pid)
+	return true
 }
 
 // cancel terminates a running job; an unknown one is recorded as finished

@@ -354,6 +354,13 @@ func TestRestart(t *testing.T) {
 			runs: 1,
 		},
 		{
+			name: "jobs table lost: the running lava-run is found and adopted",
+			between: func(t *testing.T, h *harness, pid int) {
+				os.Remove(filepath.Join(h.cfg.WorkerDir, "jobs.json"))
+			},
+			runs: 1,
+		},
+		{
 			name: "jobs table lost: the server's running job is started again",
 			between: func(t *testing.T, h *harness, pid int) {
 				syscall.Kill(pid, syscall.SIGKILL)

@@ -1,7 +1,13 @@
 package daemon
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -76,4 +82,39 @@ func exitStatus(cmd *exec.Cmd, err error) string {
 		return err.Error()
 	}
 	return "unknown"
+}
+
+// findLavaRun looks in /proc for a live lava-run of job id in this
+// worker's dir, for a job this worker lost track of (jobs table lost, or a
+// crash between spawning lava-run and saving the table): adopting it beats
+// running the job twice on one device. It returns the pid and job dir prefix.
+func (d *daemon) findLavaRun(id int64) (int, string, bool) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, "", false
+	}
+	jobArg := "--job-id=" + strconv.FormatInt(id, 10)
+	dirArg := "--output-dir=" + d.tmpDir + string(filepath.Separator)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !bytes.Contains(data, []byte("lava-run")) {
+			continue
+		}
+		args := strings.Split(string(bytes.TrimRight(data, "\x00")), "\x00")
+		if !slices.Contains(args, jobArg) {
+			continue
+		}
+		for _, a := range args {
+			if rest, ok := strings.CutPrefix(a, dirArg); ok && !strings.Contains(rest, string(filepath.Separator)) {
+				if prefix, ok := strings.CutSuffix(rest, strconv.FormatInt(id, 10)); ok {
+					return pid, prefix, true
+				}
+			}
+		}
+	}
+	return 0, "", false
 }
