@@ -361,7 +361,10 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.logger.InfoContext(r.Context(), "job submitted", "job_id", ids[0], "jobs", len(ids), "submitter", user.Username)
-	writeJSON(w, http.StatusCreated, map[string]any{"message": "job(s) successfully submitted", "job_ids": jobIDs})
+	writeJSON(w, http.StatusCreated, struct {
+		Message string `json:"message"`
+		JobIDs  []any  `json:"job_ids"`
+	}{"job(s) successfully submitted", jobIDs})
 }
 
 // validateJob is POST jobs/validate/: 200 with "Job valid." or the errors.
