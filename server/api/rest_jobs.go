@@ -276,6 +276,10 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 // requestFields reads a JSON object or a form body into strings (JSON
 // booleans become "true"/"" for Python truthiness).
 func requestFields(w http.ResponseWriter, r *http.Request) (map[string]string, bool) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "multipart/form-data" {
+		return multipartFields(w, r)
+	}
 	body, err := io.ReadAll(r.Body)
 	if isTooLarge(err) {
 		restError(w, http.StatusRequestEntityTooLarge, "Request body too large.")
@@ -285,7 +289,6 @@ func requestFields(w http.ResponseWriter, r *http.Request) (map[string]string, b
 		restError(w, http.StatusBadRequest, "Could not read the request body.")
 		return nil, false
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	out := map[string]string{}
 	if ct != "application/json" {
 		vals, err := url.ParseQuery(string(body))
@@ -314,6 +317,27 @@ func requestFields(w http.ResponseWriter, r *http.Request) (map[string]string, b
 		case nil:
 		default:
 			out[k] = fmt.Sprint(x)
+		}
+	}
+	return out, true
+}
+
+// multipartFields reads a multipart form (curl -F, DRF's MultiPartParser);
+// files are ignored, their size still bounded by the body limit.
+func multipartFields(w http.ResponseWriter, r *http.Request) (map[string]string, bool) {
+	if err := r.ParseMultipartForm(8 << 20); err != nil {
+		if isTooLarge(err) {
+			restError(w, http.StatusRequestEntityTooLarge, "Request body too large.")
+			return nil, false
+		}
+		restError(w, http.StatusBadRequest, "Multipart form parse error - "+err.Error())
+		return nil, false
+	}
+	defer r.MultipartForm.RemoveAll()
+	out := map[string]string{}
+	for k, v := range r.MultipartForm.Value {
+		if len(v) > 0 {
+			out[k] = v[0]
 		}
 	}
 	return out, true

@@ -144,6 +144,8 @@ func TestRESTSubmit(t *testing.T) {
 		{"anonymous", "", "application/json", jsonDef(apiJob), 403, `{"detail":"Authentication credentials were not provided."}`},
 		{"json", "alice", "application/json", jsonDef(apiJob), 201, `"message":"job(s) successfully submitted"`},
 		{"form", "alice", "application/x-www-form-urlencoded", form, 201, `"job_ids":[`},
+		{"multipart", "alice", "multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"definition\"\r\n\r\n" + apiJob + "\r\n--XX--\r\n", 201, `"job_ids":[`},
+		{"bad multipart", "alice", "multipart/form-data; boundary=XX", "--YY", 400, "Multipart"},
 		{"bad json", "alice", "application/json", `{"definition": `, 400, "JSON parse error"},
 		{"no definition", "alice", "application/json", `{}`, 400, "This field is required."},
 		{"invalid job", "alice", "application/json", jsonDef("job_name: x\ndevice_type: qemu\n"), 400, "Problem with submitted job data: "},
@@ -158,8 +160,8 @@ func TestRESTSubmit(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d %q", tt.name, code, body, tt.code, tt.want)
 		}
 	}
-	if n := a.jobCount(t); n != 2 {
-		t.Errorf("%d jobs stored, want 2", n)
+	if n := a.jobCount(t); n != 3 {
+		t.Errorf("%d jobs stored, want 3", n)
 	}
 	code, body := a.do(t, "PUT", "/api/v0.2/jobs/", a.aliceTok, "", "")
 	if code != 405 || !strings.Contains(body, `"detail"`) {
