@@ -8,14 +8,15 @@ import (
 	"unicode/utf8"
 )
 
-func TestMisbehaviour(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name     string
-		cfg      Config            // flags at start
-		settings map[string]string // or set on the running board
-		check    func(t *testing.T, b *testBoard, tm *term)
-	}{
+type misbehaviourCase struct {
+	name     string
+	cfg      Config            // flags at start
+	settings map[string]string // or set on the running board
+	check    func(t *testing.T, b *testBoard, tm *term)
+}
+
+func misbehaviourCases() []misbehaviourCase {
+	return []misbehaviourCase{
 		{
 			name:     "hang-at-boot",
 			settings: map[string]string{"hang-at-boot": "true"},
@@ -92,7 +93,11 @@ func TestMisbehaviour(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestMisbehaviour(t *testing.T) {
+	t.Parallel()
+	for _, tt := range misbehaviourCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := startBoard(t, tt.cfg)
