@@ -16,9 +16,11 @@ import (
 	"golava/pkg/workerapi"
 )
 
-// maxErrorsBytes bounds the errors field: the tail of a huge stderr is
-// the part that explains the end.
-const maxErrorsBytes = 8 << 20
+// maxErrorsBytes bounds the errors field, keeping the tail of stderr (the
+// part that explains the end): LAVA's Django refuses form bodies over
+// 2.5 MB and our server over 10 MB, and a refused report is retried forever.
+// Percent-encoding can triple the size.
+const maxErrorsBytes = 512 << 10
 
 // check moves ended jobs to finished, escalates cancels that take too
 // long, and reports finished jobs. A report the server does not take is

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -24,6 +25,8 @@ type daemon struct {
 	client *workerapi.Client
 	token  string
 	tmpDir string
+	// runName is the base name of Config.LavaRun, to recognise lava-run.
+	runName string
 
 	jobs  *jobTable
 	procs map[int64]*proc
@@ -52,6 +55,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, t timings) error 
 		log:     logger,
 		client:  workerapi.NewClient(cfg.URL, &http.Client{Timeout: cfg.HTTPTimeout}, workerapi.UserAgent),
 		tmpDir:  filepath.Join(cfg.WorkerDir, "tmp"),
+		runName: filepath.Base(cfg.LavaRun),
 		procs:   map[int64]*proc{},
 		wake:    make(chan struct{}, 1),
 		exits:   make(chan int64),
@@ -59,6 +63,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, t timings) error 
 	}
 	defer close(d.stopped)
 	logger.Info("LAVA worker has started", "name", cfg.Name, "server", cfg.URL, "version", workerapi.Version)
+	if _, err := exec.LookPath(cfg.LavaRun); err != nil {
+		logger.Warn("lava-run not found: jobs will fail until it is installed", "error", err)
+	}
 	if err := os.MkdirAll(d.tmpDir, 0o755); err != nil {
 		return fmt.Errorf("create worker dir: %w", err)
 	}
@@ -102,7 +109,7 @@ func (d *daemon) loadJobs() error {
 	d.jobs = jobs
 	for _, id := range jobs.ids() {
 		j := jobs.get(id)
-		if j.Status != statusFinished && lavaRunAlive(j.PID) {
+		if j.Status != statusFinished && d.lavaRunAlive(j.PID, id) {
 			d.log.Info("adopting lava-run", "job_id", id, "pid", j.PID, "status", j.Status)
 			d.adopt(id, j.PID)
 		}

@@ -349,7 +349,7 @@ func TestRestart(t *testing.T) {
 			name: "job ended while the worker was down",
 			between: func(t *testing.T, h *harness, pid int) {
 				syscall.Kill(pid, syscall.SIGUSR1)
-				eventually(t, "lava-run gone", func() bool { return !lavaRunAlive(pid) })
+				eventually(t, "lava-run gone", func() bool { return cmdline(pid) == nil })
 			},
 			runs: 1,
 		},
@@ -364,7 +364,7 @@ func TestRestart(t *testing.T) {
 			name: "jobs table lost: the server's running job is started again",
 			between: func(t *testing.T, h *harness, pid int) {
 				syscall.Kill(pid, syscall.SIGKILL)
-				eventually(t, "lava-run gone", func() bool { return !lavaRunAlive(pid) })
+				eventually(t, "lava-run gone", func() bool { return cmdline(pid) == nil })
 				os.Remove(filepath.Join(h.cfg.WorkerDir, "jobs.json"))
 			},
 			runs: 2,

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -133,16 +131,6 @@ func (t *jobTable) save() error {
 		return fmt.Errorf("save jobs table: %w", err)
 	}
 	return nil
-}
-
-// lavaRunAlive tells whether pid is a lava-run, as LAVA checks it: a pid
-// reused by another program, or a zombie (empty cmdline), is not.
-func lavaRunAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	return err == nil && bytes.Contains(data, []byte("lava-run"))
 }
 
 // signalJob signals lava-run's process group (it leads one), falling back

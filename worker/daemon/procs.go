@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +46,7 @@ func (d *daemon) adopt(id int64, pid int) {
 	go func() {
 		tick := time.NewTicker(d.t.adoptPoll)
 		defer tick.Stop()
-		for lavaRunAlive(pid) {
+		for d.lavaRunAlive(pid, id) {
 			select {
 			case <-tick.C:
 			case <-d.stopped:
@@ -93,28 +92,52 @@ func (d *daemon) findLavaRun(id int64) (int, string, bool) {
 	if err != nil {
 		return 0, "", false
 	}
-	jobArg := "--job-id=" + strconv.FormatInt(id, 10)
 	dirArg := "--output-dir=" + d.tmpDir + string(filepath.Separator)
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		data, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !bytes.Contains(data, []byte("lava-run")) {
-			continue
-		}
-		args := strings.Split(string(bytes.TrimRight(data, "\x00")), "\x00")
-		if !slices.Contains(args, jobArg) {
+		args := cmdline(pid)
+		if !d.isLavaRun(args, id) {
 			continue
 		}
 		for _, a := range args {
-			if rest, ok := strings.CutPrefix(a, dirArg); ok && !strings.Contains(rest, string(filepath.Separator)) {
-				if prefix, ok := strings.CutSuffix(rest, strconv.FormatInt(id, 10)); ok {
-					return pid, prefix, true
-				}
+			rest, ok := strings.CutPrefix(a, dirArg)
+			if !ok || strings.Contains(rest, string(filepath.Separator)) {
+				continue
+			}
+			if prefix, ok := strings.CutSuffix(rest, strconv.FormatInt(id, 10)); ok {
+				return pid, prefix, true
 			}
 		}
 	}
 	return 0, "", false
+}
+
+// lavaRunAlive tells whether pid is still the lava-run of job id.
+func (d *daemon) lavaRunAlive(pid int, id int64) bool {
+	return pid > 0 && d.isLavaRun(cmdline(pid), id)
+}
+
+// isLavaRun tells whether a command line is a lava-run of job id. LAVA
+// only looks for "lava-run" in it; the job id also guards against a pid
+// recycled by the lava-run of another job, and the configured binary's
+// name lets a lava-run installed under another name be recognised.
+func (d *daemon) isLavaRun(args []string, id int64) bool {
+	named := false
+	for _, a := range args {
+		named = named || strings.Contains(a, "lava-run") || filepath.Base(a) == d.runName
+	}
+	return named && slices.Contains(args, "--job-id="+strconv.FormatInt(id, 10))
+}
+
+// cmdline returns the arguments of process pid; nil once it is gone, and
+// for a zombie, whose cmdline is empty.
+func cmdline(pid int) []string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(data) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
 }
