@@ -420,3 +420,57 @@ func TestWaitJobs(t *testing.T) {
 		t.Errorf("job %s %v when Run returned, want reported as pass", job.State, job.Finish)
 	}
 }
+
+func TestStartFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		setup   func(h *harness)
+		fetches int
+		result  string
+		errors  string
+	}{
+		{
+			name:    "configuration refused once: fetched again at the next ping",
+			setup:   func(h *harness) { h.fs.configFails = 1 },
+			fetches: 2, result: "pass", errors: "warning",
+		},
+		{
+			name:    "lava-run missing: reported as a failure",
+			setup:   func(h *harness) { h.cfg.LavaRun = filepath.Join(t.TempDir(), "no-lava-run") },
+			fetches: 1, result: "fail", errors: "find lava-run",
+		},
+		{
+			name: "bad environment: reported as a failure",
+			setup: func(h *harness) {
+				h.fs.update(func() { h.fs.jobs[1].Config.Env = "overrides: [\n" })
+			},
+			fetches: 1, result: "fail", errors: "env.yaml",
+		},
+		{
+			name: "prefix escaping the worker dir: reported as a failure",
+			setup: func(h *harness) {
+				h.fs.update(func() { h.fs.jobs[1].Config.Dispatcher = "prefix: ../\n" })
+			},
+			fetches: 1, result: "fail", errors: "not a file name",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.cfg.PingInterval = 20 * time.Millisecond
+			h.fs.addJob(1, jobConfig("pass"))
+			tt.setup(h)
+			h.start()
+			job := h.finished(1)
+			if job.Fetches != tt.fetches || job.Finish.Get("result") != tt.result ||
+				!strings.Contains(job.Finish.Get("errors"), tt.errors) {
+				t.Errorf("fetches %d, finish %v; want %d fetches, %s with errors %q", job.Fetches, job.Finish, tt.fetches, tt.result, tt.errors)
+			}
+			if tt.result == "fail" && job.Finish.Get("error_type") != "Bug" {
+				t.Errorf("error_type %q, want Bug", job.Finish.Get("error_type"))
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ type fakeServer struct {
 	down          bool // answer 503 to everything
 	mismatch      bool // answer 409 to pings
 	finishFails   int  // FINISHED posts refused while down
+	configFails   int  // answer 500 to this many GET jobs/<id>/ first
 	jobs          map[int64]*fakeJob
 	wsConns       []*websocket.Conn
 }
@@ -215,6 +216,11 @@ func (fs *fakeServer) jobConfig(w http.ResponseWriter, r *http.Request) {
 	fs.update(func() {
 		if j := fs.jobFor(w, r); j != nil {
 			j.Fetches++
+			if fs.configFails > 0 {
+				fs.configFails--
+				replyError(w, 500, "Invalid YAML file for w1: env file")
+				return
+			}
 			c := j.Config
 			reply(w, 200, map[string]string{"definition": c.Definition, "device": c.Device,
 				"dispatcher": c.Dispatcher, "env": c.Env, "env-dut": c.EnvDUT})
