@@ -46,6 +46,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 func run(ctx context.Context, cfg Config, logger *slog.Logger, t timings) error {
 	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Name == "" || cfg.URL == "" {
 		return errors.New("lava-worker: name and url are required")
 	}
