@@ -130,3 +130,21 @@ func TestParseStat(t *testing.T) {
 		t.Fatal("parseStat accepted garbage")
 	}
 }
+
+// FuzzSplitCommands: whatever is typed at the bootloader prompt, the parser
+// neither panics nor invents a word from unquoted blanks.
+func FuzzSplitCommands(f *testing.F) {
+	for _, seed := range []string{"printenv", "setenv a 'b c'; run a", `echo "${x}$y" '$z'`, "${", "$", "';", `"`} {
+		f.Add(seed)
+	}
+	env := map[string]string{"x": "1", "y": "two words"}
+	f.Fuzz(func(t *testing.T, line string) {
+		for _, cmd := range splitCommands(line, env) {
+			for _, w := range cmd {
+				if w == "" && !strings.ContainsAny(line, `'"`) {
+					t.Fatalf("empty word from %q with no quotes", line)
+				}
+			}
+		}
+	})
+}
