@@ -27,7 +27,7 @@ type jobsBundle struct {
 	groupID             int64
 }
 
-func setupJobs(t *testing.T) *jobsBundle {
+func setupJobs(t testing.TB) *jobsBundle {
 	t.Helper()
 	b := &jobsBundle{st: storetest.New(t), ctx: context.Background()}
 	b.alice = b.user(t, "alice", false)
@@ -47,14 +47,14 @@ VALUES (1, 'qemu-01', $1, $2, 'Good', '{% extends ''qemu.jinja2'' %}') RETURNING
 	return b
 }
 
-func (b *jobsBundle) exec(t *testing.T, q string, args ...any) {
+func (b *jobsBundle) exec(t testing.TB, q string, args ...any) {
 	t.Helper()
 	if _, err := b.st.Pool().Exec(b.ctx, q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
 
-func (b *jobsBundle) id(t *testing.T, q string, args ...any) int64 {
+func (b *jobsBundle) id(t testing.TB, q string, args ...any) int64 {
 	t.Helper()
 	var id int64
 	if err := b.st.Pool().QueryRow(b.ctx, q, args...).Scan(&id); err != nil {
@@ -63,13 +63,13 @@ func (b *jobsBundle) id(t *testing.T, q string, args ...any) int64 {
 	return id
 }
 
-func (b *jobsBundle) user(t *testing.T, name string, su bool) *store.User {
+func (b *jobsBundle) user(t testing.TB, name string, su bool) *store.User {
 	t.Helper()
 	id := b.id(t, `INSERT INTO users (username, is_superuser) VALUES ($1, $2) RETURNING id`, name, su)
 	return &store.User{ID: id, Username: name, IsSuperuser: su, IsActive: true}
 }
 
-func (b *jobsBundle) count(t *testing.T, q string, args ...any) int64 {
+func (b *jobsBundle) count(t testing.TB, q string, args ...any) int64 {
 	t.Helper()
 	return b.id(t, q, args...)
 }
@@ -85,7 +85,7 @@ actions:
     method: minimal
 `
 
-func (b *jobsBundle) submit(t *testing.T, u *store.User, def string) []int64 {
+func (b *jobsBundle) submit(t testing.TB, u *store.User, def string) []int64 {
 	t.Helper()
 	job, err := jobdef.Parse([]byte(def))
 	if err != nil {
@@ -99,7 +99,7 @@ func (b *jobsBundle) submit(t *testing.T, u *store.User, def string) []int64 {
 }
 
 // schedule puts job id on the bundle's device, as the scheduler would.
-func (b *jobsBundle) schedule(t *testing.T, id int64) {
+func (b *jobsBundle) schedule(t testing.TB, id int64) {
 	b.exec(t, `UPDATE jobs SET state = 'Scheduled', actual_device_id = $2 WHERE id = $1`, id, b.deviceID)
 	b.exec(t, `UPDATE devices SET state = 'Reserved' WHERE id = $1`, b.deviceID)
 }
@@ -312,7 +312,7 @@ func TestListJobsFilters(t *testing.T) {
 	}
 }
 
-func (b *jobsBundle) deviceState(t *testing.T) (string, string) {
+func (b *jobsBundle) deviceState(t testing.TB) (string, string) {
 	t.Helper()
 	var s, h string
 	if err := b.st.Pool().QueryRow(b.ctx, `SELECT state, health FROM devices WHERE id = $1`, b.deviceID).Scan(&s, &h); err != nil {
