@@ -1,0 +1,71 @@
+// Command lava-server serves the REST API, the worker API and the event
+// WebSocket, and administers the lab database (users, tokens, workers,
+// device types, devices, job validation). Run `lava-server help`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cmdIO carries the streams of one invocation.
+type cmdIO struct {
+	stdout, stderr io.Writer
+}
+
+// command is one subcommand; path is its words ("users add").
+type command struct {
+	path    string
+	summary string
+	run     func(ctx context.Context, args []string, io cmdIO) int
+}
+
+var commands = []command{
+	{"serve", "serve the REST, worker and event APIs (migrates first)", cmdServe},
+	{"migrate", "apply pending database migrations", cmdMigrate},
+	{"users add", "add a user: users add NAME [--superuser] [--password P] [--email E]", cmdUsersAdd},
+	{"tokens add", "add an API token and print it: tokens add --user U [--description D]", cmdTokensAdd},
+	{"workers add", "add a worker and print its token: workers add NAME [--description D]", cmdWorkersAdd},
+	{"device-types add", "add a device type: device-types add NAME", cmdDeviceTypesAdd},
+	{"devices add", "add a device: devices add NAME --device-type T --worker W --dict FILE [--tags a,b]", cmdDevicesAdd},
+	{"validate", "validate job definitions: validate FILE...", cmdValidate},
+	{"schema", "print the JSON schema of job definitions", cmdSchema},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: lava-server COMMAND [flags] [args]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-17s %s\n", c.path, c.summary)
+	}
+	fmt.Fprintln(w, "\nEvery command takes --help. The database is --database-url or $LAVA_DATABASE_URL.")
+}
+
+func run(ctx context.Context, args []string, out, errw io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(out)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		words := len(splitWords(c.path))
+		if len(args) >= words && joinWords(args[:words]) == c.path {
+			return c.run(ctx, args[words:], cmdIO{out, errw})
+		}
+	}
+	fmt.Fprintf(errw, "lava-server: unknown command %q\n\n", joinWords(args[:min(len(args), 2)]))
+	usage(errw)
+	return 2
+}

@@ -1,0 +1,149 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golava/server/api"
+	"golava/server/publisher"
+	"golava/server/store"
+)
+
+// ServeConfig is `lava-server serve`.
+type ServeConfig struct {
+	DatabaseURL string
+	// Listen is host:port; keep it on 127.0.0.1 behind a reverse proxy.
+	Listen string
+	API    api.Config
+	// Events serves /ws/ (the event WebSocket lavacli and workers use) from
+	// an in-process publisher reading the events outbox. It costs one
+	// database connection held for LISTEN.
+	Events bool
+	// Timeouts of the HTTP server; zero takes the defaults below. WriteTimeout
+	// bounds one response (a whole log download); WebSockets are exempt.
+	ReadHeaderTimeout time.Duration // default 10s
+	ReadTimeout       time.Duration // default 60s
+	WriteTimeout      time.Duration // default 10m
+	IdleTimeout       time.Duration // default 2m
+	MaxHeaderBytes    int           // default 64 KiB
+	// ShutdownTimeout is how long in-flight requests get after ctx ends.
+	ShutdownTimeout time.Duration // default 20s
+	Logger          *slog.Logger
+	// Ready, when set, is called with the bound address once listening
+	// (tests listen on port 0).
+	Ready func(addr string)
+}
+
+func (c *ServeConfig) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.ReadHeaderTimeout, 10*time.Second)
+	def(&c.ReadTimeout, 60*time.Second)
+	def(&c.WriteTimeout, 10*time.Minute)
+	def(&c.IdleTimeout, 2*time.Minute)
+	def(&c.ShutdownTimeout, 20*time.Second)
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Serve migrates the database, then serves the API until ctx ends, and
+// shuts down gracefully: in-flight requests get ShutdownTimeout to finish.
+func Serve(ctx context.Context, cfg ServeConfig) error {
+	cfg.defaults()
+	st, err := Connect(ctx, cfg.DatabaseURL, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	hubDone := make(chan error, 1)
+	if cfg.Events {
+		hub := publisher.NewHub(st, cfg.Logger.With("service", "publisher"), publisher.HubConfig{})
+		cfg.API.WS = noDeadlines(hub.WSHandler())
+		go func() {
+			err := hub.Run(ctx)
+			if err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("event publisher: %w", err))
+			}
+			hubDone <- err
+		}()
+	} else {
+		hubDone <- nil
+	}
+	srv := &http.Server{
+		Handler:           api.New(st, cfg.Logger.With("service", "api"), cfg.API).Handler(),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	cfg.Logger.Info("serving", "addr", ln.Addr().String())
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+		cancel(serveErr)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		cfg.Logger.Warn("shutdown", "err", err)
+		srv.Close()
+	}
+	cancel(nil)
+	<-hubDone
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
+}
+
+// noDeadlines lifts the server's read and write timeouts for long-lived
+// WebSocket connections, which would otherwise be cut after WriteTimeout.
+func noDeadlines(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Connect applies pending migrations to the database at url and opens it.
+// Every admin command goes through it, so a fresh database just works.
+func Connect(ctx context.Context, url string, logger *slog.Logger) (*store.Store, error) {
+	if url == "" {
+		return nil, errors.New("no database URL: pass --database-url or set LAVA_DATABASE_URL")
+	}
+	if err := store.MigrateWithLogger(ctx, url, logger); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, url)
+}
