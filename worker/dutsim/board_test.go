@@ -3,6 +3,7 @@ package dutsim
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -241,5 +242,34 @@ func TestRunShutdownAndSecondBoard(t *testing.T) {
 	checkPowerLog(t, dir, []string{"on", "off"})
 	if _, err := Power(t.Context(), dir, "status"); err == nil || !strings.Contains(err.Error(), "socket missing") {
 		t.Errorf("power status with no board: err = %v, want 'socket missing'", err)
+	}
+}
+
+// TestRunReplacesStaleSockets: a board killed with SIGKILL leaves its socket
+// files; the next Run on the dir must take them over.
+func TestRunReplacesStaleSockets(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "ds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	for _, name := range []string{ControlSocket, ConsoleSocket} {
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, name), Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.SetUnlinkOnClose(false)
+		_ = ln.Close()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Config{Dir: dir}, nil) }()
+	waitCtx, waitCancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer waitCancel()
+	err = WaitReady(waitCtx, dir)
+	cancel()
+	if runErr := <-done; runErr != nil || err != nil {
+		t.Fatalf("Run over stale sockets: %v; ready: %v", runErr, err)
 	}
 }
