@@ -53,7 +53,7 @@ func newJobToken() string {
 // newJob is one row to insert.
 type newJob struct {
 	description, definition, original, multinodeDef string
-	deviceTypeID                                    int64
+	deviceTypeID                                    *int64 // nil: none (a MultiNode dynamic connection)
 	priority                                        int
 	visibility                                      string
 	groupIDs, tagIDs                                []int64
@@ -151,7 +151,7 @@ func submitSingle(ctx context.Context, tx pgx.Tx, realmID int64, submitter *User
 	}
 	id, err := insertJob(ctx, tx, realmID, submitter, &newJob{
 		description: job.JobName, definition: definition, original: definition,
-		deviceTypeID: dtID, priority: job.Priority, visibility: visibilityKind(job.Visibility),
+		deviceTypeID: &dtID, priority: job.Priority, visibility: visibilityKind(job.Visibility),
 		groupIDs: groupIDs, tagIDs: tagIDs,
 	})
 	if err != nil {

@@ -286,23 +286,12 @@ func submitMultinode(ctx context.Context, tx pgx.Tx, realmID int64, submitter *U
 	if err != nil {
 		return nil, err
 	}
-	type roleInfo struct {
-		dtID   int64
-		tagIDs []int64
-	}
 	infos := map[string]roleInfo{}
 	var ids []int64
 	for _, sj := range subs {
 		info, ok := infos[sj.role]
 		if !ok {
-			r := job.MultiNode.Roles[sj.role]
-			if info.dtID, err = lookupDeviceType(ctx, tx, realmID, r.DeviceType); err != nil {
-				return nil, err
-			}
-			if info.tagIDs, err = lookupTags(ctx, tx, realmID, r.Tags); err != nil {
-				return nil, err
-			}
-			if err := checkDevices(ctx, tx, realmID, info.dtID, r.DeviceType, info.tagIDs, r.Tags, r.Count); err != nil {
+			if info, err = roleDevices(ctx, tx, realmID, job.MultiNode.Roles[sj.role]); err != nil {
 				return nil, err
 			}
 			infos[sj.role] = info
@@ -325,4 +314,31 @@ func submitMultinode(ctx context.Context, tx pgx.Tx, realmID int64, submitter *U
 		}
 	}
 	return ids, nil
+}
+
+type roleInfo struct {
+	dtID   *int64 // nil: none
+	tagIDs []int64
+}
+
+// roleDevices checks that a role can run: its device type, tags and enough
+// devices. A role without a device type (a dynamic connection to another
+// role's device) needs none.
+func roleDevices(ctx context.Context, tx pgx.Tx, realmID int64, r jobdef.Role) (roleInfo, error) {
+	var info roleInfo
+	if r.DeviceType == "" {
+		return info, nil
+	}
+	dtID, err := lookupDeviceType(ctx, tx, realmID, r.DeviceType)
+	if err != nil {
+		return info, err
+	}
+	if info.tagIDs, err = lookupTags(ctx, tx, realmID, r.Tags); err != nil {
+		return info, err
+	}
+	if err := checkDevices(ctx, tx, realmID, dtID, r.DeviceType, info.tagIDs, r.Tags, r.Count); err != nil {
+		return info, err
+	}
+	info.dtID = &dtID
+	return info, nil
 }
