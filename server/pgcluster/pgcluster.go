@@ -228,7 +228,23 @@ func runningPostmaster(dataDir string) (pid, port int, ok bool) {
 	if err1 != nil || err2 != nil || pid <= 0 || !pidAlive(pid) {
 		return 0, 0, false
 	}
+	if !isPostgres(pid) {
+		// The pid was reused after a crash or reboot: the lock file is
+		// stale, and postgres would refuse to start while it names a live
+		// process.
+		_ = os.Remove(filepath.Join(dataDir, "postmaster.pid"))
+		return 0, 0, false
+	}
 	return pid, port, true
+}
+
+// isPostgres reports whether pid runs the postgres binary.
+func isPostgres(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return true // cannot tell (no /proc): trust the lock file
+	}
+	return strings.HasPrefix(strings.TrimSpace(string(b)), "postgres")
 }
 
 func pidAlive(pid int) bool {

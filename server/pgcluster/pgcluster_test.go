@@ -2,6 +2,7 @@ package pgcluster
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,44 @@ func TestUnreachableDirAsRoot(t *testing.T) {
 	_, err := Start(context.Background(), Config{Dir: filepath.Join(parent, "pg")})
 	if err == nil || !strings.Contains(err.Error(), "not reachable by the postgres user") {
 		t.Fatalf("err = %v, want a clear permission error", err)
+	}
+}
+
+func TestStaleLockFileAndLongPath(t *testing.T) {
+	t.Parallel()
+	// A folder deep enough that the socket path would pass 107 bytes.
+	root := tempDir(t)
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, strings.Repeat("d", 60), strings.Repeat("e", 40))
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := Start(ctx, Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("start in a deep folder: %v", err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// A lock file naming a live process that is not postgres (ourselves)
+	// is stale: Start must remove it and start a new postmaster.
+	lock := filepath.Join(dir, "data", "postmaster.pid")
+	stale := fmt.Sprintf("%d\n%s\n0\n5\n\n127.0.0.1\n0 0\nready\n", os.Getpid(), filepath.Join(dir, "data"))
+	if err := os.WriteFile(lock, []byte(stale), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Start(ctx, Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("start over a stale lock file: %v", err)
+	}
+	defer c.Stop()
+	if c.pid == os.Getpid() || c.Port() == 5 {
+		t.Errorf("reused the stale lock file: pid %d port %d", c.pid, c.Port())
+	}
+	if v := query(t, c.URL(), "SELECT 'up'"); v != "up" {
+		t.Errorf("query: %q", v)
 	}
 }

@@ -54,10 +54,16 @@ func (c *Cluster) startOnce(ctx context.Context, cred *syscall.Credential) error
 		}
 		port = p
 	}
+	// A unix socket path is limited to 107 bytes; a deep folder gets TCP only.
+	sockDir := c.cfg.Dir
+	if len(sockDir)+len("/.s.PGSQL.65535") > 107 {
+		c.cfg.Logger.Warn("folder path too long for a unix socket; TCP only", "dir", sockDir)
+		sockDir = ""
+	}
 	args := []string{"-D", c.dataDir,
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "port=" + strconv.Itoa(port),
-		"-c", "unix_socket_directories=" + c.cfg.Dir,
+		"-c", "unix_socket_directories=" + sockDir,
 		"-c", "logging_collector=off",
 		"-c", "max_connections=300",
 	}
