@@ -17,11 +17,14 @@ import (
 type HubConfig struct {
 	// Prefix is the topic prefix (LAVA's EVENT_TOPIC); events.DefaultPrefix when empty.
 	Prefix string
-	// Buffer is how many recent events the hub keeps in memory for its
-	// subscribers (4096 when 0). A subscriber that falls further behind is
-	// dropped; it may reconnect and resume from its last id (read from the
-	// database). Memory is Buffer events, whatever the number of subscribers.
+	// Buffer is how many recent events the hub keeps in memory, shared by
+	// all subscribers (4096 when 0): memory is Buffer events whatever the
+	// number of subscribers. A subscriber that falls further behind (a
+	// burst) catches up from the database, without slowing anyone.
 	Buffer int
+	// MaxLag is how many ids a subscriber may be behind before it is dropped
+	// as too slow (100000 when 0); it may reconnect with ?since=.
+	MaxLag int64
 	// BatchSize is the number of rows per database read (1000 when 0).
 	BatchSize int
 	// Tick is the safety poll, for a lost NOTIFY (1 s when 0).
@@ -43,8 +46,8 @@ type HubConfig struct {
 	ZMQHWM int
 	// WSPing is the WebSocket keepalive period (20 s when 0).
 	WSPing time.Duration
-	// WSWriteTimeout bounds one WebSocket write (10 s when 0); a client that
-	// does not read for that long is disconnected.
+	// WSWriteTimeout bounds one WebSocket write (10 s when 0): a client that
+	// does not read for that long is dropped.
 	WSWriteTimeout time.Duration
 }
 
@@ -54,6 +57,9 @@ func (c *HubConfig) defaults() {
 	}
 	if c.Buffer <= 0 {
 		c.Buffer = 4096
+	}
+	if c.MaxLag <= 0 {
+		c.MaxLag = 100000
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 1000
@@ -115,10 +121,11 @@ type Hub struct {
 	subsMu sync.Mutex
 	subs   map[*Subscription]struct{}
 
-	notify chan struct{}
-	gap    *gapState
-	zmq    *zmqOut
-	stats  struct{ published, dropped atomic.Int64 }
+	notify  chan struct{}
+	gap     *gapState
+	gapOpen atomic.Bool // a missing id holds delivery back
+	zmq     *zmqOut
+	stats   struct{ published, dropped, replays atomic.Int64 }
 }
 
 // gapState is a missing id range (after, next) the hub waits on.
@@ -268,6 +275,7 @@ func (h *Hub) accept(ctx context.Context, last int64, evs []events.Event) ([]*Me
 					h.logger.Debug("probe open transactions", slog.Any("error", err))
 				}
 				h.gap = &gapState{after: last, next: ev.ID, xids: xids, probed: err == nil, since: time.Now()}
+				h.gapOpen.Store(true)
 				return out, true
 			}
 			if !g.settled {
@@ -278,6 +286,7 @@ func (h *Hub) accept(ctx context.Context, last int64, evs []events.Event) ([]*Me
 		out = append(out, h.newMessage(ev))
 		last = ev.ID
 		h.gap = nil
+		h.gapOpen.Store(false)
 	}
 	return out, false
 }
@@ -306,8 +315,7 @@ func (h *Hub) newMessage(ev events.Event) *Message {
 	return &Message{Event: ev, WS: ev.WSMessage(h.cfg.Prefix), Frames: ev.Frames(h.cfg.Prefix)}
 }
 
-// publish appends msgs to the ring, wakes subscribers, sends ZMQ and drops
-// subscribers the ring has overtaken.
+// publish appends msgs to the ring, wakes subscribers and sends ZMQ.
 func (h *Hub) publish(msgs []*Message) {
 	if len(msgs) == 0 {
 		return
@@ -323,7 +331,6 @@ func (h *Hub) publish(msgs []*Message) {
 		h.head++
 	}
 	h.last = msgs[len(msgs)-1].Event.ID
-	head := h.head
 	close(h.wake)
 	h.wake = make(chan struct{})
 	h.mu.Unlock()
@@ -334,13 +341,23 @@ func (h *Hub) publish(msgs []*Message) {
 			h.zmq.send(m.Frames)
 		}
 	}
+}
+
+// Stats are counters for monitoring and tests.
+type Stats struct {
+	Subscribers int   // subscriptions open now
+	Published   int64 // events published since start
+	Dropped     int64 // subscribers dropped for being too slow
+	Replays     int64 // catch-ups from the database after the ring moved on
+	WaitingGap  bool  // delivery waits for a missing id
+}
+
+// Stats returns the current counters.
+func (h *Hub) Stats() Stats {
 	h.subsMu.Lock()
-	for s := range h.subs {
-		if p := s.pos.Load(); p >= 0 && head-p > size {
-			s.end(ErrTooSlow)
-		}
-	}
+	n := len(h.subs)
 	h.subsMu.Unlock()
+	return Stats{Subscribers: n, Published: h.stats.published.Load(), Dropped: h.stats.dropped.Load(), Replays: h.stats.replays.Load(), WaitingGap: h.gapOpen.Load()}
 }
 
 // shutdown wakes and ends every subscription.

@@ -87,13 +87,16 @@ func (s *Subscription) LastID() int64 { return s.lastID }
 
 func (s *Subscription) end(err error) {
 	s.endOnce.Do(func() {
+		if err == ErrTooSlow {
+			s.hub.stats.dropped.Add(1)
+		}
 		s.err = err
 		close(s.done)
 	})
 }
 
 // Next blocks until the next event, in id order. It fails with ErrTooSlow
-// when the subscriber fell more than the hub's buffer behind, ErrHubClosed
+// when the subscriber fell more than HubConfig.MaxLag behind, ErrHubClosed
 // when the hub stops, or ctx's error.
 func (s *Subscription) Next(ctx context.Context) (*Message, error) {
 	for {
@@ -129,9 +132,11 @@ func (s *Subscription) fill(ctx context.Context) error {
 		h.mu.RLock()
 		pos, head := s.pos.Load(), h.head
 		if head-pos > size {
+			// The ring moved past us: catch up from the database.
 			h.mu.RUnlock()
-			s.end(ErrTooSlow)
-			return ErrTooSlow
+			h.stats.replays.Add(1)
+			s.pos.Store(-1)
+			continue
 		}
 		if pos < head {
 			n := min(head-pos, fillMax)
@@ -168,7 +173,11 @@ func (s *Subscription) replay(ctx context.Context) error {
 	if s.lastID >= completeAfter && s.moveToRing() {
 		return nil
 	}
-	evs, err := h.st.EventsAfter(ctx, s.lastID, h.cfg.BatchSize)
+	if hubLast-s.lastID > h.cfg.MaxLag {
+		s.end(ErrTooSlow)
+		return ErrTooSlow
+	}
+	evs, err := h.st.EventsAfter(ctx, s.lastID, min(h.cfg.BatchSize, fillMax))
 	if err != nil {
 		return err
 	}

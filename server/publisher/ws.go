@@ -23,7 +23,8 @@ const wsReadLimit = 64 << 10
 type WSFilter func(r *http.Request) (func(events.Event) bool, error)
 
 // WSHandler serves /ws/: one TEXT frame per event, the JSON array of the five
-// strings, as lava-publisher. ?since=ID replays the events after ID first.
+// strings, as lava-publisher. ?since=ID replays the events after ID first;
+// ?ids=1 adds each event's id as a sixth element (a number) to resume from.
 // Client messages are ignored; the server pings every HubConfig.WSPing.
 func (h *Hub) WSHandler() http.Handler { return h.WSHandlerFiltered(nil) }
 
@@ -34,6 +35,7 @@ func (h *Hub) WSHandlerFiltered(filter WSFilter) http.Handler {
 
 func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request, wsFilter WSFilter) {
 	from := FromNow
+	withIDs := r.URL.Query().Get("ids") == "1"
 	if v := r.URL.Query().Get("since"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id < 0 {
@@ -70,17 +72,26 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request, wsFilter WSFilter)
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { h.wsDiscardReads(ctx, cancel, c) })
 	wg.Go(func() { h.wsKeepalive(ctx, cancel, c) })
-	h.wsWrite(ctx, c, sub, r.RemoteAddr)
+	h.wsWrite(ctx, c, sub, r.RemoteAddr, withIDs)
+}
+
+// withID appends the event id as a sixth element, for clients that asked
+// with ?ids=1 so that they can resume with ?since=.
+func withID(m *Message) []byte {
+	b := make([]byte, 0, len(m.WS)+24)
+	b = append(b, m.WS[:len(m.WS)-1]...)
+	b = append(b, ", "...)
+	b = strconv.AppendInt(b, m.Event.ID, 10)
+	return append(b, ']')
 }
 
 // wsWrite sends events until the subscription or the connection ends.
-func (h *Hub) wsWrite(ctx context.Context, c *websocket.Conn, sub *Subscription, remote string) {
+func (h *Hub) wsWrite(ctx context.Context, c *websocket.Conn, sub *Subscription, remote string, withIDs bool) {
 	for {
 		m, err := sub.Next(ctx)
 		if err != nil {
 			switch {
 			case errors.Is(err, ErrTooSlow):
-				h.stats.dropped.Add(1)
 				h.logger.Info("websocket client too slow, dropped", slog.String("remote", remote), slog.Int64("last_id", sub.LastID()))
 				_ = c.Close(websocket.StatusTryAgainLater, fmt.Sprintf("too slow: resume with ?since=%d", sub.LastID()))
 			case errors.Is(err, ErrHubClosed):
@@ -91,10 +102,17 @@ func (h *Hub) wsWrite(ctx context.Context, c *websocket.Conn, sub *Subscription,
 			return
 		}
 		wctx, wcancel := context.WithTimeout(ctx, h.cfg.WSWriteTimeout)
-		err = c.Write(wctx, websocket.MessageText, m.WS)
+		frame := m.WS
+		if withIDs {
+			frame = withID(m)
+		}
+		err = c.Write(wctx, websocket.MessageText, frame)
 		wcancel()
 		if err != nil {
-			h.logger.Debug("websocket write", slog.String("remote", remote), slog.Any("error", err))
+			if errors.Is(wctx.Err(), context.DeadlineExceeded) {
+				h.stats.dropped.Add(1)
+				h.logger.Info("websocket client not reading, dropped", slog.String("remote", remote), slog.Int64("last_id", sub.LastID()))
+			}
 			_ = c.CloseNow()
 			return
 		}
