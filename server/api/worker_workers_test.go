@@ -148,7 +148,7 @@ func TestWorkerPing(t *testing.T) {
 		{"unknown worker without token", "zz", "2023.01", nil, 404, `{"error":"Unknown worker 'zz'"}`},
 		{"no token", "w1", "2023.01", nil, 400, `{"error":"Missing 'token'"}`},
 		{"empty token", "w1", "2023.01", []string{"LAVA-Token", ""}, 400, `{"error":"Invalid 'token'"}`},
-		{"wrong token", "w1", "2023.01", []string{"LAVA-Token", "x" + a.workerToken[1:]}, 400, `{"error":"Invalid 'token'"}`},
+		{"wrong token", "w1", "2023.01", []string{"LAVA-Token", flipFirst(a.workerToken)}, 400, `{"error":"Invalid 'token'"}`},
 		{"other worker's token", "w2", "2023.01", tok, 400, `{"error":"Invalid 'token'"}`},
 		{"no version", "w1", "", tok, 400, `{"error":"Missing 'version'"}`},
 	}
@@ -202,4 +202,12 @@ func TestWorkerPing(t *testing.T) {
 	if code, _ := a.do(t, "PATCH", workersPath+"w1/", nil); code != 405 {
 		t.Errorf("PATCH: %d", code)
 	}
+}
+
+// flipFirst changes the first character of a token, so it never equals it.
+func flipFirst(tok string) string {
+	if tok[0] == 'a' {
+		return "b" + tok[1:]
+	}
+	return "a" + tok[1:]
 }

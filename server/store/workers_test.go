@@ -50,7 +50,7 @@ func TestWorkerCreateAuth(t *testing.T) {
 		want              error
 	}{
 		{"good", "lab-1", token, nil},
-		{"wrong", "lab-1", token[:31] + "x", store.ErrInvalidToken},
+		{"wrong", "lab-1", otherToken(token), store.ErrInvalidToken},
 		{"empty", "lab-1", "", store.ErrInvalidToken},
 		{"unknown worker", "lab-2", token, store.ErrNotFound},
 	}
@@ -212,4 +212,13 @@ func TestListWorkers(t *testing.T) {
 			t.Errorf("filter %+v: err = %v, want ErrInvalidFilter", f, err)
 		}
 	}
+}
+
+// otherToken changes the last character of a token, so it never equals it.
+func otherToken(tok string) string {
+	last := byte('a')
+	if tok[len(tok)-1] == 'a' {
+		last = 'b'
+	}
+	return tok[:len(tok)-1] + string(last)
 }
