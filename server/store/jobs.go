@@ -66,7 +66,7 @@ INSERT INTO jobs (realm_id, submitter_id, description, definition, original_defi
     multinode_definition, requested_device_type_id, priority, visibility, is_public, token,
     target_group, role)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-RETURNING id`
+RETURNING id, submit_time`
 
 const insertJobTagsSQL = `-- name: JobTagsInsert :exec
 INSERT INTO job_tags (job_id, tag_id) SELECT $1, unnest($2::bigint[])`
@@ -75,24 +75,39 @@ const insertJobGroupsSQL = `-- name: JobGroupsInsert :exec
 INSERT INTO job_viewing_groups (job_id, group_id) SELECT $1, unnest($2::bigint[])`
 
 func insertJob(ctx context.Context, tx pgx.Tx, realmID int64, submitter *User, nj *newJob) (int64, error) {
-	var id int64
+	j, err := insertJobRow(ctx, tx, realmID, submitter, nj)
+	if err != nil {
+		return 0, err
+	}
+	return j.ID, nil
+}
+
+// insertJobRow inserts a job and returns it as its event needs it (the
+// caller fills RequestedDeviceType and SubID), saving a read back.
+func insertJobRow(ctx context.Context, tx pgx.Tx, realmID int64, submitter *User, nj *newJob) (*Job, error) {
+	j := &Job{RealmID: realmID, SubmitterID: submitter.ID, Submitter: submitter.Username,
+		Description: nj.description, Definition: nj.definition, OriginalDefinition: nj.original,
+		RequestedDeviceTypeID: nj.deviceTypeID, Priority: nj.priority, Visibility: nj.visibility,
+		State: JobSubmitted, Health: JobHealthUnknown, IsPublic: nj.visibility == jobdefPublic,
+		Token: newJobToken(), TargetGroup: nj.targetGroup, Role: nj.role}
 	err := tx.QueryRow(ctx, insertJobSQL, realmID, submitter.ID, nj.description, nj.definition,
 		nj.original, nj.multinodeDef, nj.deviceTypeID, nj.priority, nj.visibility,
-		nj.visibility == jobdefPublic, newJobToken(), nj.targetGroup, nj.role).Scan(&id)
+		j.IsPublic, j.Token, nj.targetGroup, nj.role).Scan(&j.ID, &j.SubmitTime)
 	if err != nil {
-		return 0, fmt.Errorf("insert job: %w", err)
+		return nil, fmt.Errorf("insert job: %w", err)
 	}
+	j.LastUpdate = j.SubmitTime
 	if len(nj.tagIDs) > 0 {
-		if _, err := tx.Exec(ctx, insertJobTagsSQL, id, nj.tagIDs); err != nil {
-			return 0, fmt.Errorf("insert job %d tags: %w", id, err)
+		if _, err := tx.Exec(ctx, insertJobTagsSQL, j.ID, nj.tagIDs); err != nil {
+			return nil, fmt.Errorf("insert job %d tags: %w", j.ID, err)
 		}
 	}
 	if len(nj.groupIDs) > 0 {
-		if _, err := tx.Exec(ctx, insertJobGroupsSQL, id, nj.groupIDs); err != nil {
-			return 0, fmt.Errorf("insert job %d groups: %w", id, err)
+		if _, err := tx.Exec(ctx, insertJobGroupsSQL, j.ID, nj.groupIDs); err != nil {
+			return nil, fmt.Errorf("insert job %d groups: %w", j.ID, err)
 		}
 	}
-	return id, nil
+	return j, nil
 }
 
 const jobdefPublic = "public"
@@ -112,18 +127,20 @@ func (s *Store) SubmitJob(ctx context.Context, realmID int64, submitter *User, d
 		if err != nil {
 			return err
 		}
+		var jobs []*Job
 		if job.MultiNode != nil {
-			ids, err = submitMultinode(ctx, tx, realmID, submitter, definition, job, groupIDs)
+			jobs, err = submitMultinode(ctx, tx, realmID, submitter, definition, job, groupIDs)
 		} else {
-			ids, err = submitSingle(ctx, tx, realmID, submitter, definition, job, groupIDs)
+			jobs, err = submitSingle(ctx, tx, realmID, submitter, definition, job, groupIDs)
 		}
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if err := emitJobEvent(ctx, tx, id); err != nil {
+		for _, j := range jobs {
+			if err := jobEvent(ctx, tx, j); err != nil {
 				return err
 			}
+			ids = append(ids, j.ID)
 		}
 		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyJobs, strconv.FormatInt(ids[0], 10))
 		if err != nil {
@@ -137,27 +154,22 @@ func (s *Store) SubmitJob(ctx context.Context, realmID int64, submitter *User, d
 	return ids, nil
 }
 
-func submitSingle(ctx context.Context, tx pgx.Tx, realmID int64, submitter *User, definition string, job *jobdef.Job, groupIDs []int64) ([]int64, error) {
-	dtID, err := lookupDeviceType(ctx, tx, realmID, job.DeviceType)
+func submitSingle(ctx context.Context, tx pgx.Tx, realmID int64, submitter *User, definition string, job *jobdef.Job, groupIDs []int64) ([]*Job, error) {
+	info, err := roleDevices(ctx, tx, realmID, jobdef.Role{DeviceType: job.DeviceType, Tags: job.Tags})
 	if err != nil {
 		return nil, err
 	}
-	tagIDs, err := lookupTags(ctx, tx, realmID, job.Tags)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkDevices(ctx, tx, realmID, dtID, job.DeviceType, tagIDs, job.Tags, 0); err != nil {
-		return nil, err
-	}
-	id, err := insertJob(ctx, tx, realmID, submitter, &newJob{
+	j, err := insertJobRow(ctx, tx, realmID, submitter, &newJob{
 		description: job.JobName, definition: definition, original: definition,
-		deviceTypeID: &dtID, priority: job.Priority, visibility: visibilityKind(job.Visibility),
-		groupIDs: groupIDs, tagIDs: tagIDs,
+		deviceTypeID: info.dtID, priority: job.Priority, visibility: visibilityKind(job.Visibility),
+		groupIDs: groupIDs, tagIDs: info.tagIDs,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return []int64{id}, nil
+	j.RequestedDeviceType = &info.dtName
+	j.Tags = job.Tags
+	return []*Job{j}, nil
 }
 
 func visibilityKind(v jobdef.Visibility) string {
@@ -189,20 +201,24 @@ func visibilityGroups(ctx context.Context, tx pgx.Tx, v jobdef.Visibility) ([]in
 }
 
 const lookupDeviceTypeSQL = `-- name: DeviceTypeByNameOrAlias :one
-SELECT COALESCE(
+SELECT t.id, t.name FROM device_types t
+WHERE t.realm_id = $1 AND t.id = COALESCE(
     (SELECT device_type_id FROM aliases WHERE realm_id = $1 AND name = $2),
     (SELECT id FROM device_types WHERE realm_id = $1 AND name = $2))`
 
-// lookupDeviceType finds a device type by alias first, then by name (LAVA's order).
-func lookupDeviceType(ctx context.Context, tx pgx.Tx, realmID int64, name string) (int64, error) {
-	var id *int64
-	if err := tx.QueryRow(ctx, lookupDeviceTypeSQL, realmID, name).Scan(&id); err != nil {
-		return 0, fmt.Errorf("look up device type %q: %w", name, err)
+// lookupDeviceType finds a device type by alias first, then by name (LAVA's
+// order), and returns its id and real name.
+func lookupDeviceType(ctx context.Context, tx pgx.Tx, realmID int64, name string) (int64, string, error) {
+	var id int64
+	var real string
+	err := tx.QueryRow(ctx, lookupDeviceTypeSQL, realmID, name).Scan(&id, &real)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", devicesUnavailable("Device type '%s' is unavailable.", name)
 	}
-	if id == nil {
-		return 0, devicesUnavailable("Device type '%s' is unavailable.", name)
+	if err != nil {
+		return 0, "", fmt.Errorf("look up device type %q: %w", name, err)
 	}
-	return *id, nil
+	return id, real, nil
 }
 
 // lookupTags returns the ids of the named tags; an unknown tag is an error.

@@ -54,3 +54,19 @@ func mustParse(b *testing.B, def string) *jobdef.Job {
 	}
 	return job
 }
+
+// BenchmarkSubmitJobParallel is BenchmarkSubmitJob from 8 clients.
+func BenchmarkSubmitJobParallel(b *testing.B) {
+	bb := setupJobs(b)
+	job := mustParse(b, testJob)
+	b.SetParallelism(4) // 2 cores x 4 = 8 clients
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := bb.st.SubmitJob(bb.ctx, store.DefaultRealm, bb.alice, testJob, job); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}

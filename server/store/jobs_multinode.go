@@ -276,7 +276,7 @@ func rootNode(definition string, job *jobdef.Job) (*yaml.Node, error) {
 	return &n, nil
 }
 
-func submitMultinode(ctx context.Context, tx pgx.Tx, realmID int64, submitter *User, definition string, job *jobdef.Job, groupIDs []int64) ([]int64, error) {
+func submitMultinode(ctx context.Context, tx pgx.Tx, realmID int64, submitter *User, definition string, job *jobdef.Job, groupIDs []int64) ([]*Job, error) {
 	root, err := rootNode(definition, job)
 	if err != nil {
 		return nil, err
@@ -287,7 +287,7 @@ func submitMultinode(ctx context.Context, tx pgx.Tx, realmID int64, submitter *U
 		return nil, err
 	}
 	infos := map[string]roleInfo{}
-	var ids []int64
+	var jobs []*Job
 	for _, sj := range subs {
 		info, ok := infos[sj.role]
 		if !ok {
@@ -296,7 +296,7 @@ func submitMultinode(ctx context.Context, tx pgx.Tx, realmID int64, submitter *U
 			}
 			infos[sj.role] = info
 		}
-		id, err := insertJob(ctx, tx, realmID, submitter, &newJob{
+		j, err := insertJobRow(ctx, tx, realmID, submitter, &newJob{
 			description: job.JobName, definition: sj.definition, original: sj.definition,
 			multinodeDef: definition, deviceTypeID: info.dtID, priority: job.Priority,
 			visibility: visibilityKind(job.Visibility), groupIDs: groupIDs, tagIDs: info.tagIDs,
@@ -305,19 +305,24 @@ func submitMultinode(ctx context.Context, tx pgx.Tx, realmID int64, submitter *U
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		if info.dtID != nil {
+			j.RequestedDeviceType = &info.dtName
+		}
+		j.Tags = job.MultiNode.Roles[sj.role].Tags
+		jobs = append(jobs, j)
 	}
 	for i, sj := range subs {
-		sub := fmt.Sprintf("%d.%d", ids[0], sj.subID)
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET sub_id = $2 WHERE id = $1`, ids[i], sub); err != nil {
-			return nil, fmt.Errorf("set sub_id of job %d: %w", ids[i], err)
+		jobs[i].SubID = fmt.Sprintf("%d.%d", jobs[0].ID, sj.subID)
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET sub_id = $2 WHERE id = $1`, jobs[i].ID, jobs[i].SubID); err != nil {
+			return nil, fmt.Errorf("set sub_id of job %d: %w", jobs[i].ID, err)
 		}
 	}
-	return ids, nil
+	return jobs, nil
 }
 
 type roleInfo struct {
 	dtID   *int64 // nil: none
+	dtName string
 	tagIDs []int64
 }
 
@@ -329,14 +334,15 @@ func roleDevices(ctx context.Context, tx pgx.Tx, realmID int64, r jobdef.Role) (
 	if r.DeviceType == "" {
 		return info, nil
 	}
-	dtID, err := lookupDeviceType(ctx, tx, realmID, r.DeviceType)
+	dtID, dtName, err := lookupDeviceType(ctx, tx, realmID, r.DeviceType)
 	if err != nil {
 		return info, err
 	}
+	info.dtName = dtName
 	if info.tagIDs, err = lookupTags(ctx, tx, realmID, r.Tags); err != nil {
 		return info, err
 	}
-	if err := checkDevices(ctx, tx, realmID, dtID, r.DeviceType, info.tagIDs, r.Tags, r.Count); err != nil {
+	if err := checkDevices(ctx, tx, realmID, dtID, dtName, info.tagIDs, r.Tags, r.Count); err != nil {
 		return info, err
 	}
 	info.dtID = &dtID
