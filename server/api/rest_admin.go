@@ -240,6 +240,11 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
 		s.storeFailure(w, r, err)
 		return
 	}
+	// LAVA's detail view shares the list's queryset: Retired devices need ?all=.
+	if d.Health == store.DeviceRetired && r.URL.Query().Get("all") == "" {
+		restError(w, http.StatusNotFound, "Not found.")
+		return
+	}
 	tagIDs, err := s.deviceTagIDs(r, *d)
 	if err != nil {
 		s.storeFailure(w, r, err)

@@ -50,7 +50,10 @@ func TestRESTDevices(t *testing.T) {
 	if code != 200 || compact(body) != want {
 		t.Errorf("device: %d %s\nwant %s", code, body, want)
 	}
-	code, body = a.do(t, "GET", "/api/v0.2/devices/bbb-old/", nil)
+	if code, body := a.do(t, "GET", "/api/v0.2/devices/bbb-old/", nil); code != 404 {
+		t.Errorf("retired device without ?all=: %d %s", code, body)
+	}
+	code, body = a.do(t, "GET", "/api/v0.2/devices/bbb-old/?all=1", nil)
 	if code != 200 || !strings.Contains(body, `"description":null`) || !strings.Contains(body, `"worker_host":null`) || !strings.Contains(body, `"tags":[]`) {
 		t.Errorf("retired device detail: %d %s", code, body)
 	}
