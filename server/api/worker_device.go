@@ -1,24 +1,44 @@
 package api
 
 import (
-	"errors"
-	"strings"
+	"io/fs"
+	"os"
+	"sync"
+	"testing/fstest"
 
+	"golava/pkg/devconf"
 	"golava/server/store"
 )
 
-// errNoRenderer is returned for a Jinja2 dictionary until the device-type
-// template renderer is wired in.
-var errNoRenderer = errors.New("device dictionary needs the template renderer, which is not available")
+// renderers holds one template renderer per Server: a renderer caches the
+// templates it reads, so it lives as long as the server.
+var renderers sync.Map // *Server -> *devconf.Renderer
+
+func (s *Server) renderer() *devconf.Renderer {
+	if r, ok := renderers.Load(s); ok {
+		return r.(*devconf.Renderer)
+	}
+	r, _ := renderers.LoadOrStore(s, devconf.NewRenderer(s.templateDirs()...))
+	return r.(*devconf.Renderer)
+}
+
+func (s *Server) templateDirs() []fs.FS {
+	if s.cfg.DeviceTypesDir == "" {
+		return nil
+	}
+	return []fs.FS{os.DirFS(s.cfg.DeviceTypesDir)}
+}
 
 // renderDevice renders the job's device dictionary into the device
-// configuration lava-run reads. jobCtx is the job's context block, whose
-// variables the templates see (LAVA's load_configuration(job_ctx)).
+// configuration lava-run reads, with the job's context variables (LAVA's
+// Device.load_configuration(job_ctx)). A device type whose template was
+// edited in the database renders with that template instead of the file.
 func (s *Server) renderDevice(wj *store.WorkerJob, jobCtx map[string]any) (string, error) {
-	_ = jobCtx
-	if !strings.Contains(wj.DeviceDictionary, "{%") && !strings.Contains(wj.DeviceDictionary, "{{") {
-		// Already a rendered configuration (plain YAML).
-		return wj.DeviceDictionary, nil
+	r := s.renderer()
+	if wj.DeviceTypeTemplate != nil {
+		// Rare (an admin edit): a renderer of its own, not cached.
+		edited := fstest.MapFS{wj.DeviceType + ".jinja2": {Data: []byte(*wj.DeviceTypeTemplate)}}
+		r = devconf.NewRenderer(append([]fs.FS{edited}, s.templateDirs()...)...)
 	}
-	return "", errNoRenderer
+	return r.RenderWith(wj.DeviceDictionary, jobCtx)
 }

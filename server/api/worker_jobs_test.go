@@ -187,3 +187,32 @@ func TestParseLogLines(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerJobRendersDictionary(t *testing.T) {
+	t.Parallel()
+	a := setupJobsAPI(t)
+	ctx := context.Background()
+	id := a.submit(t, strings.Replace(apiJob, "visibility: public", "visibility: public\ncontext:\n  arch: arm64", 1))
+	var token string
+	err := a.st.Pool().QueryRow(ctx, `UPDATE jobs SET state = 'Scheduled', actual_device_id = $2 WHERE id = $1 RETURNING token`, id, a.deviceID).Scan(&token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.st.Pool().Exec(ctx, `UPDATE devices SET dictionary = $2 WHERE id = $1`, a.deviceID,
+		"{% extends 'edited.jinja2' %}\n{% set power = 'pdu on 3' %}\n")
+	if err == nil {
+		_, err = a.st.Pool().Exec(ctx, `UPDATE device_types SET name = 'edited', template = $1`,
+			"commands:\n  power_on: {{ power }}\narch: {{ arch|default('none') }}\n")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := a.do(t, "GET", "/scheduler/internal/v1/jobs/"+jid(id)+"/", "", "", "", "LAVA-Token", token)
+	var cfg workerapi.JobConfig
+	if code != 200 || json.Unmarshal([]byte(body), &cfg) != nil {
+		t.Fatalf("config: %d %s", code, body)
+	}
+	if !strings.Contains(cfg.Device, "power_on: pdu on 3") || !strings.Contains(cfg.Device, "arch: arm64") {
+		t.Errorf("device = %q", cfg.Device)
+	}
+}
