@@ -3,6 +3,7 @@ package api
 import (
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"testing/fstest"
 
@@ -34,11 +35,17 @@ func (s *Server) templateDirs() []fs.FS {
 // Device.load_configuration(job_ctx)). A device type whose template was
 // edited in the database renders with that template instead of the file.
 func (s *Server) renderDevice(wj *store.WorkerJob, jobCtx map[string]any) (string, error) {
-	r := s.renderer()
+	r, dict := s.renderer(), wj.DeviceDictionary
 	if wj.DeviceTypeTemplate != nil {
-		// Rare (an admin edit): a renderer of its own, not cached.
-		edited := fstest.MapFS{wj.DeviceType + ".jinja2": {Data: []byte(*wj.DeviceTypeTemplate)}}
+		// Rare (an admin edit): a renderer of its own, not cached. The
+		// renderer searches its embedded templates first, so the edited
+		// one gets a name of its own and the dictionary extends that.
+		name := "db-edited-" + wj.DeviceType + ".jinja2"
+		for _, q := range []string{"'", `"`} {
+			dict = strings.ReplaceAll(dict, q+wj.DeviceType+".jinja2"+q, q+name+q)
+		}
+		edited := fstest.MapFS{name: {Data: []byte(*wj.DeviceTypeTemplate)}}
 		r = devconf.NewRenderer(append([]fs.FS{edited}, s.templateDirs()...)...)
 	}
-	return r.RenderWith(wj.DeviceDictionary, jobCtx)
+	return r.RenderWith(dict, jobCtx)
 }

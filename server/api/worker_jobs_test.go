@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"golava/pkg/devconf"
 	"golava/pkg/workerapi"
 )
 
@@ -199,9 +200,9 @@ func TestWorkerJobRendersDictionary(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = a.st.Pool().Exec(ctx, `UPDATE devices SET dictionary = $2 WHERE id = $1`, a.deviceID,
-		"{% extends 'edited.jinja2' %}\n{% set power = 'pdu on 3' %}\n")
+		"{% extends 'qemu.jinja2' %}\n{% set power = 'pdu on 3' %}\n")
 	if err == nil {
-		_, err = a.st.Pool().Exec(ctx, `UPDATE device_types SET name = 'edited', template = $1`,
+		_, err = a.st.Pool().Exec(ctx, `UPDATE device_types SET template = $1`,
 			"commands:\n  power_on: {{ power }}\narch: {{ arch|default('none') }}\n")
 	}
 	if err != nil {
@@ -214,5 +215,23 @@ func TestWorkerJobRendersDictionary(t *testing.T) {
 	}
 	if !strings.Contains(cfg.Device, "power_on: pdu on 3") || !strings.Contains(cfg.Device, "arch: arm64") {
 		t.Errorf("device = %q", cfg.Device)
+	}
+}
+
+func TestWorkerJobRendersEmbeddedTemplate(t *testing.T) {
+	t.Parallel()
+	a := setupJobsAPI(t)
+	_, path, token := a.scheduled(t)
+	if _, err := a.st.Pool().Exec(context.Background(), `UPDATE devices SET dictionary = $2 WHERE id = $1`,
+		a.deviceID, "{% extends 'qemu.jinja2' %}\n"); err != nil {
+		t.Fatal(err)
+	}
+	code, body := a.do(t, "GET", path, "", "", "", "LAVA-Token", token)
+	var cfg workerapi.JobConfig
+	if code != 200 || json.Unmarshal([]byte(body), &cfg) != nil {
+		t.Fatalf("config: %d %s", code, body)
+	}
+	if _, err := devconf.Parse([]byte(cfg.Device)); err != nil {
+		t.Errorf("rendered device does not parse: %v\n%s", err, cfg.Device)
 	}
 }
