@@ -38,12 +38,15 @@ func unwrap(v any) any {
 	}
 }
 
-// pyRepr is repr(v).
+// pyRepr is repr(v). nil is either None or an undefined variable; in a
+// collection it is nearly always the latter in LAVA's templates
+// (device_info: [{'board_id': board_id}]), which Jinja2 shows as
+// Undefined.
 func pyRepr(v any) string {
 	v = unwrap(v)
 	switch x := v.(type) {
 	case nil:
-		return "None"
+		return "Undefined"
 	case string:
 		return quotePy(x)
 	case bool:

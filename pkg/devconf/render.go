@@ -133,7 +133,7 @@ func (r *Renderer) render(dictionary string, vars map[string]any) (out string, e
 		Filters:           filters,
 		Tests:             builtins.Tests,
 		ControlStructures: controlStructuresFor(top),
-		Methods:           builtins.Methods,
+		Methods:           methods,
 	}
 	tpl, err := exec.NewTemplate(dictionaryName, cfg, ld, env)
 	if err != nil {

@@ -233,7 +233,7 @@ func TestPythonRepr(t *testing.T) {
 	t.Parallel()
 	r := NewRenderer()
 	for src, want := range map[string]string{
-		`{{ ['a', "it's", 1, 1.5, True, none] }}`:     `['a', "it's", 1, 1.5, True, None]`,
+		`{{ ['a', "it's", 1, 1.5, True, none] }}`:     `['a', "it's", 1, 1.5, True, Undefined]`,
 		`{{ {'b': 'x', 'a': ['y']} }}`:                `{'b': 'x', 'a': ['y']}`,
 		`{{ ['say "hi"', "both ' \""] }}`:             `['say "hi"', 'both \' "']`,
 		`{{ undefined_thing }}|{{ 'plain' }}|{{ 3 }}`: `|plain|3`,
