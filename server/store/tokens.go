@@ -69,14 +69,15 @@ func (s *Store) CreateToken(ctx context.Context, userID int64, description strin
 }
 
 // The token row is found by its hash; last_used is written at most once a
-// minute so a busy client does not turn every read into a write.
+// minute (a separate statement, only then), so a busy client does not turn
+// every read into a write.
 const userByTokenSQL = `-- name: UserByToken :one
-WITH t AS (SELECT id, user_id, last_used FROM tokens WHERE hash = $1),
-touch AS (
-    UPDATE tokens SET last_used = now() FROM t
-    WHERE tokens.id = t.id AND (t.last_used IS NULL OR t.last_used < now() - interval '1 minute')
-)
-SELECT ` + userColumns + ` FROM t JOIN users u ON u.id = t.user_id`
+SELECT ` + userColumns + `, t.id, t.last_used IS NULL OR t.last_used < now() - interval '1 minute'
+FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`
+
+const touchTokenSQL = `-- name: TokenTouch :exec
+UPDATE tokens SET last_used = now()
+WHERE id = $1 AND (last_used IS NULL OR last_used < now() - interval '1 minute')`
 
 // UserByToken returns the owner of an API token secret, or ErrNotFound. The
 // user may be inactive: callers refuse those.
@@ -84,14 +85,24 @@ func (s *Store) UserByToken(ctx context.Context, secret string) (*User, error) {
 	if secret == "" {
 		return nil, ErrNotFound
 	}
-	u, err := scanUser(s.pool.QueryRow(ctx, userByTokenSQL, hashSecret(secret)))
+	var u User
+	var tokenID int64
+	var stale bool
+	err := s.pool.QueryRow(ctx, userByTokenSQL, hashSecret(secret)).Scan(&u.ID, &u.Username, &u.Email,
+		&u.FirstName, &u.LastName, &u.IsSuperuser, &u.IsStaff, &u.IsActive, &u.DateJoined, &u.LastLogin,
+		&u.Groups, &tokenID, &stale)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, ErrNotFound
-		}
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
-	return u, nil
+	if stale {
+		if _, err := s.pool.Exec(ctx, touchTokenSQL, tokenID); err != nil {
+			return nil, fmt.Errorf("record token use: %w", err)
+		}
+	}
+	return &u, nil
 }
 
 const listTokensSQL = `-- name: TokenList :many
