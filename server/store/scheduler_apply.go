@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,11 +24,6 @@ var ErrInvalidHealthCheck = errors.New("invalid health check")
 
 // HealthCheckUser is the account that submits health checks, as in LAVA.
 const HealthCheckUser = "lava-health"
-
-const lockQueuedJobsSQL = `-- name: SchedulerLockJobs :many
-SELECT id, health_check, coalesce(target_group, '') FROM jobs
-WHERE realm_id = $1 AND id = ANY($2::bigint[]) AND state = 'Submitted'
-FOR UPDATE SKIP LOCKED`
 
 // A device is free when Idle, on an Online and Active worker, and no job
 // holds it (a belt to the state's braces).
@@ -82,7 +78,7 @@ func (s *Store) ApplyAssignment(ctx context.Context, realmID int64, placements [
 				devIDs = append(devIDs, p.DeviceID)
 			}
 		}
-		hc, group, err := lockQueuedJobs(ctx, tx, realmID, jobIDs)
+		jobs, err := lockQueuedJobs(ctx, tx, realmID, jobIDs)
 		if err != nil {
 			return err
 		}
@@ -91,17 +87,17 @@ func (s *Store) ApplyAssignment(ctx context.Context, realmID int64, placements [
 			return err
 		}
 		for _, p := range placements {
-			if err := deviceFits(devices, p, hc[p.JobID]); err != nil {
+			if err := deviceFits(devices, p, jobs[p.JobID].HealthCheck); err != nil {
 				return err
 			}
 		}
-		if group != "" {
-			if err := setGroupRoles(ctx, tx, group, jobIDs); err != nil {
+		if len(placements) > 1 {
+			if err := setGroupRoles(ctx, tx, jobs); err != nil {
 				return err
 			}
 		}
 		for _, p := range placements {
-			if err := scheduleJob(ctx, tx, p, devices[p.DeviceID]); err != nil {
+			if err := scheduleJob(ctx, tx, jobs[p.JobID], p.DeviceID, devices[p.DeviceID]); err != nil {
 				return err
 			}
 		}
@@ -113,49 +109,45 @@ func (s *Store) ApplyAssignment(ctx context.Context, realmID int64, placements [
 	return nil
 }
 
-// lockQueuedJobs locks the jobs, all of which must be queued and, if in a
-// group, form the whole group. It returns which are health checks and the group.
-func lockQueuedJobs(ctx context.Context, tx pgx.Tx, realmID int64, ids []int64) (map[int64]bool, string, error) {
-	rows, err := tx.Query(ctx, lockQueuedJobsSQL, realmID, ids)
+// lockQueuedJobs locks and reads the jobs, all of which must be queued and
+// be one single-node job or a whole MultiNode group.
+func lockQueuedJobs(ctx context.Context, tx pgx.Tx, realmID int64, ids []int64) (map[int64]*Job, error) {
+	rows, err := tx.Query(ctx, selectJobSQL+` WHERE j.realm_id = $1 AND j.id = ANY($2::bigint[])
+    AND j.state = 'Submitted' FOR UPDATE OF j SKIP LOCKED`, realmID, ids)
 	if err != nil {
-		return nil, "", fmt.Errorf("lock jobs: %w", err)
+		return nil, fmt.Errorf("lock jobs: %w", err)
 	}
-	hc := make(map[int64]bool, len(ids))
-	groups := map[string]bool{}
-	var id int64
-	var isHC bool
-	var group string
-	_, err = pgx.ForEachRow(rows, []any{&id, &isHC, &group}, func() error {
-		hc[id] = isHC
-		groups[group] = true
-		return nil
-	})
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Job, error) { return scanJob(r) })
 	if err != nil {
-		return nil, "", fmt.Errorf("lock jobs: %w", err)
+		return nil, fmt.Errorf("lock jobs: %w", err)
 	}
-	if len(hc) != len(ids) {
-		return nil, "", fmt.Errorf("%d of %d jobs no longer queued or locked: %w", len(ids)-len(hc), len(ids), ErrConflict)
+	if len(list) != len(ids) {
+		return nil, fmt.Errorf("%d of %d jobs no longer queued or locked: %w", len(ids)-len(list), len(ids), ErrConflict)
 	}
-	if len(groups) != 1 {
-		return nil, "", fmt.Errorf("jobs of several groups in one assignment: %w", ErrConflict)
+	jobs := make(map[int64]*Job, len(list))
+	for _, j := range list {
+		jobs[j.ID] = j
 	}
-	for g := range groups {
-		group = g
-	}
-	if group == "" {
-		if len(ids) != 1 {
-			return nil, "", fmt.Errorf("%d single-node jobs in one assignment: %w", len(ids), ErrConflict)
+	group := list[0].TargetGroup
+	if group == nil {
+		if len(list) != 1 {
+			return nil, fmt.Errorf("%d single-node jobs in one assignment: %w", len(list), ErrConflict)
 		}
-		return hc, "", nil
+		return jobs, nil
+	}
+	for _, j := range list {
+		if j.TargetGroup == nil || *j.TargetGroup != *group {
+			return nil, fmt.Errorf("jobs of several groups in one assignment: %w", ErrConflict)
+		}
 	}
 	var size int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE target_group = $1`, group).Scan(&size); err != nil {
-		return nil, "", fmt.Errorf("count group %s: %w", group, err)
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE target_group = $1`, *group).Scan(&size); err != nil {
+		return nil, fmt.Errorf("count group %s: %w", *group, err)
 	}
-	if size != len(ids) {
-		return nil, "", fmt.Errorf("group %s has %d jobs, %d placed: %w", group, size, len(ids), ErrConflict)
+	if size != len(list) {
+		return nil, fmt.Errorf("group %s has %d jobs, %d placed: %w", *group, size, len(list), ErrConflict)
 	}
-	return hc, group, nil
+	return jobs, nil
 }
 
 // deviceFits checks that the placement's device is locked and free, and
@@ -180,15 +172,11 @@ func deviceFits(devices map[int64]freeDevice, p Placement, healthCheck bool) err
 }
 
 // scheduleJob moves a locked, queued job to Scheduled on its device (which
-// goes Reserved), device event first, as LAVA's go_state_scheduled saves
-// the device before the job.
-func scheduleJob(ctx context.Context, tx pgx.Tx, p Placement, dev freeDevice) error {
-	j, err := lockJob(ctx, tx, p.JobID)
-	if err != nil {
-		return err
-	}
-	if p.DeviceID != 0 {
-		j.ActualDeviceID = &p.DeviceID
+// goes Reserved; 0 for a dynamic connection), device event first, as LAVA's
+// go_state_scheduled saves the device before the job.
+func scheduleJob(ctx context.Context, tx pgx.Tx, j *Job, deviceID int64, dev freeDevice) error {
+	if deviceID != 0 {
+		j.ActualDeviceID = &deviceID
 		if err := jobSetDevice(ctx, tx, j, DeviceReserved, "", false); err != nil {
 			return err
 		}
@@ -201,39 +189,27 @@ func scheduleJob(ctx context.Context, tx pgx.Tx, p Placement, dev freeDevice) er
 // group, protocols.lava-multinode.roles = {"<job id>": role} over the
 // sub-jobs that have a device, as LAVA's transition_multinode_jobs does
 // when a group is scheduled.
-func setGroupRoles(ctx context.Context, tx pgx.Tx, group string, ids []int64) error {
-	rows, err := tx.Query(ctx, `SELECT id, role, definition, requested_device_type_id IS NULL AND requested_device_id IS NULL
-FROM jobs WHERE id = ANY($1::bigint[]) ORDER BY id`, ids)
-	if err != nil {
-		return fmt.Errorf("read group %s: %w", group, err)
+func setGroupRoles(ctx context.Context, tx pgx.Tx, jobs map[int64]*Job) error {
+	ids := make([]int64, 0, len(jobs))
+	for id := range jobs {
+		ids = append(ids, id)
 	}
-	type sub struct {
-		id         int64
-		role, def  string
-		connection bool
-	}
-	var subs []sub
-	var sj sub
-	if _, err := pgx.ForEachRow(rows, []any{&sj.id, &sj.role, &sj.def, &sj.connection}, func() error {
-		subs = append(subs, sj)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("read group %s: %w", group, err)
-	}
+	slices.Sort(ids)
 	roles := newMap()
-	for _, sj := range subs {
-		if !sj.connection {
-			mapSet(roles, strconv.FormatInt(sj.id, 10), strScalar(sj.role))
+	for _, id := range ids {
+		if j := jobs[id]; j.RequestedDeviceTypeID != nil || j.RequestedDeviceID != nil {
+			mapSet(roles, strconv.FormatInt(id, 10), strScalar(j.Role))
 		}
 	}
-	for _, sj := range subs {
-		def, err := withRoles(sj.def, roles)
+	for _, id := range ids {
+		def, err := withRoles(jobs[id].Definition, roles)
 		if err != nil {
-			return fmt.Errorf("set roles of job %d: %w", sj.id, err)
+			return fmt.Errorf("set roles of job %d: %w", id, err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET definition = $2 WHERE id = $1`, sj.id, def); err != nil {
-			return fmt.Errorf("set roles of job %d: %w", sj.id, err)
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET definition = $2 WHERE id = $1`, id, def); err != nil {
+			return fmt.Errorf("set roles of job %d: %w", id, err)
 		}
+		jobs[id].Definition = def
 	}
 	return nil
 }
@@ -285,12 +261,16 @@ FROM devices d JOIN device_types t ON t.id = d.device_type_id WHERE d.id = $1`, 
 			invalid = fmt.Errorf("device %s: %w: %v", dev.hostname, ErrInvalidHealthCheck, perr)
 			return schedSetDeviceHealth(ctx, tx, realmID, deviceID, DeviceBad)
 		}
-		nj.deviceTypeID = typeID
+		nj.deviceTypeID = &typeID
 		id, err = insertHealthCheck(ctx, tx, realmID, nj)
 		if err != nil {
 			return err
 		}
-		return scheduleJob(ctx, tx, Placement{JobID: id, DeviceID: deviceID}, dev)
+		j, err := lockJob(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return scheduleJob(ctx, tx, j, deviceID, dev)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("health check on device %d: %w", deviceID, err)
