@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golava/pkg/jobdef"
 	"golava/server/admin"
@@ -119,6 +120,14 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	autoReg := f.Bool("auto-register", envBool("LAVA_WORKER_AUTO_REGISTER", true, &f.envErr), "let workers register from loopback without credentials, as LAVA's WORKER_AUTO_REGISTER (env LAVA_WORKER_AUTO_REGISTER)")
 	events := f.Bool("events", envBool("LAVA_SERVE_EVENTS", true, &f.envErr), "serve the event WebSocket /ws/ from this process (env LAVA_SERVE_EVENTS)")
 	level := f.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
+	waitDB := f.Duration("wait-db", 60*time.Second, "keep retrying an unreachable database this long at start (env LAVA_WAIT_DB)")
+	if v, ok := os.LookupEnv("LAVA_WAIT_DB"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.envErr = fmt.Errorf("LAVA_WAIT_DB=%q: %w", v, err)
+		}
+		*waitDB = d
+	}
 	if _, code, ok := f.parse(args, 0, 0); !ok {
 		return code
 	}
@@ -130,7 +139,7 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 		return fail(cio, "serve", err)
 	}
 	err = admin.Serve(ctx, admin.ServeConfig{
-		DatabaseURL: *f.dbURL, Listen: *listen, Events: *events, Logger: log,
+		DatabaseURL: *f.dbURL, Listen: *listen, Events: *events, Logger: log, WaitDB: *waitDB,
 		API: api.Config{MaxBodyBytes: *maxBody, AutoRegister: *autoReg, DeviceTypesDir: *dtDir, DispatcherDir: *dispDir},
 	})
 	if err != nil {

@@ -3,6 +3,8 @@ package admin
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -110,4 +112,33 @@ func TestCommands(t *testing.T) {
 	if ValidateFiles(&out, []string{big}, false) || !strings.HasPrefix(out.String(), big+": invalid: ") {
 		t.Errorf("validate a non-job: %q", out.String())
 	}
+}
+
+func TestConnectWait(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	closed := "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"
+	_, err := Connect(ctx, closed, nil)
+	if err == nil || !unreachable(err) {
+		t.Fatalf("closed port: %v (unreachable %v)", err, unreachable(err))
+	}
+	if unreachable(errors.New("syntax error")) {
+		t.Error("a plain error counts as unreachable")
+	}
+	// Retries stop at the deadline with the connection error.
+	if _, err := connectWait(ctx, closed, 600*time.Millisecond, slog.New(slog.DiscardHandler)); err == nil || !unreachable(err) {
+		t.Errorf("connectWait: %v", err)
+	}
+	// A cancelled context ends the wait.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := connectWait(cctx, closed, time.Hour, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("connectWait with a cancelled context succeeded")
+	}
+	// A reachable database connects on the first try.
+	st, err := connectWait(ctx, storetest.URL(t), time.Minute, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 }

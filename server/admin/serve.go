@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"golava/server/api"
 	"golava/server/publisher"
 	"golava/server/store"
@@ -33,7 +35,10 @@ type ServeConfig struct {
 	MaxHeaderBytes    int           // default 64 KiB
 	// ShutdownTimeout is how long in-flight requests get after ctx ends.
 	ShutdownTimeout time.Duration // default 20s
-	Logger          *slog.Logger
+	// WaitDB keeps retrying an unreachable database this long at start
+	// (a database container that is still starting); 0 fails at once.
+	WaitDB time.Duration
+	Logger *slog.Logger
 	// Ready, when set, is called with the bound address once listening
 	// (tests listen on port 0).
 	Ready func(addr string)
@@ -62,7 +67,7 @@ func (c *ServeConfig) defaults() {
 // shuts down gracefully: in-flight requests get ShutdownTimeout to finish.
 func Serve(ctx context.Context, cfg ServeConfig) error {
 	cfg.defaults()
-	st, err := Connect(ctx, cfg.DatabaseURL, cfg.Logger)
+	st, err := connectWait(ctx, cfg.DatabaseURL, cfg.WaitDB, cfg.Logger)
 	if err != nil {
 		return err
 	}
@@ -146,4 +151,30 @@ func Connect(ctx context.Context, url string, logger *slog.Logger) (*store.Store
 		return nil, err
 	}
 	return store.Open(ctx, url)
+}
+
+// connectWait is Connect, retried while the server cannot be reached.
+func connectWait(ctx context.Context, url string, wait time.Duration, logger *slog.Logger) (*store.Store, error) {
+	deadline := time.Now().Add(wait)
+	delay := 250 * time.Millisecond
+	for {
+		st, err := Connect(ctx, url, logger)
+		if err == nil || !unreachable(err) || time.Now().Add(delay).After(deadline) {
+			return st, err
+		}
+		logger.Warn("database unreachable, retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// unreachable reports a failure to connect, as opposed to an SQL error.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne)
 }
