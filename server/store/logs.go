@@ -20,8 +20,7 @@ import (
 // stores nothing twice. Reading from line N is one index lookup.
 
 const (
-	// MaxLogRecord bounds one record; LAVA's lava-run already truncates
-	// messages at 10^6 characters, so anything larger is not from it.
+	// MaxLogRecord bounds one stored record (see checkRecords).
 	MaxLogRecord = 1 << 20
 	// logChunkBytes is the size after which a chunk is closed; a chunk may
 	// exceed it by one record.
@@ -63,18 +62,36 @@ func recordLevel(rec string) (lvl string, ok bool) {
 	return rest[:j], true
 }
 
-func checkRecords(records []string) error {
+// tooLongMsg is the message LAVA's lava-run logs instead of a huge one.
+const tooLongMsg = "<line way too long ...>"
+
+// checkRecords returns the records to store. A well-formed record larger
+// than MaxLogRecord keeps its time and level with LAVA's "line way too
+// long" message: lava-run truncates messages at 10^6 characters before
+// escaping them, so a legitimate record can reach several MB, and refusing
+// it would make lava-run resend the upload forever. Anything malformed is
+// refused.
+func checkRecords(records []string) ([]string, error) {
+	out := records
 	for i, r := range records {
 		switch {
-		case len(r) > MaxLogRecord:
-			return &LogError{Record: i, Msg: fmt.Sprintf("%d bytes, more than the %d allowed", len(r), MaxLogRecord)}
 		case strings.ContainsAny(r, "\n\r"):
-			return &LogError{Record: i, Msg: "contains a newline"}
+			return nil, &LogError{Record: i, Msg: "contains a newline"}
 		case len(r) < 2 || r[0] != '{' || r[len(r)-1] != '}':
-			return &LogError{Record: i, Msg: "not a {\"dt\", \"lvl\", \"msg\"} mapping"}
+			return nil, &LogError{Record: i, Msg: "not a {\"dt\", \"lvl\", \"msg\"} mapping"}
+		case len(r) > MaxLogRecord:
+			line, err := logfmt.Decode(r)
+			if err != nil {
+				return nil, &LogError{Record: i, Msg: fmt.Sprintf("%d bytes, more than the %d allowed", len(r), MaxLogRecord)}
+			}
+			if &out[0] == &records[0] {
+				out = append([]string(nil), records...)
+			}
+			line.Msg = tooLongMsg
+			out[i] = logfmt.Encode(line)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // AppendLog stores an upload of records (without the leading "- ") that
@@ -86,10 +103,12 @@ func (s *Store) AppendLog(ctx context.Context, jobID, index int64, records []str
 	if index < 0 {
 		return 0, &LogError{Record: -1, Msg: fmt.Sprintf("negative index %d", index)}
 	}
-	if err := checkRecords(records); err != nil {
+	n := len(records)
+	records, err := checkRecords(records)
+	if err != nil {
 		return 0, err
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var realmID, stored int64
 		err := tx.QueryRow(ctx, `SELECT realm_id, log_lines FROM jobs WHERE id = $1 FOR UPDATE`, jobID).Scan(&realmID, &stored)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -105,9 +124,9 @@ func (s *Store) AppendLog(ctx context.Context, jobID, index int64, records []str
 		if skip >= int64(len(records)) {
 			return nil
 		}
-		fresh := records[skip:]
+		fresh := make([]string, len(records)-int(skip))
 		lw := &logWriter{tx: tx, realmID: realmID, jobID: jobID, first: stored}
-		for i, rec := range fresh {
+		for i, rec := range records[skip:] {
 			if fresh[i], err = lw.process(ctx, rec, stored+int64(i)); err != nil {
 				return &LogError{Record: int(skip) + i, Msg: err.Error()}
 			}
@@ -117,7 +136,7 @@ func (s *Store) AppendLog(ctx context.Context, jobID, index int64, records []str
 	if err != nil {
 		return 0, err
 	}
-	return len(records), nil
+	return n, nil
 }
 
 // logWriter handles the records that do more than being stored.

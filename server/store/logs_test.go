@@ -138,12 +138,11 @@ func TestAppendLogRefusesBadRecords(t *testing.T) {
 	t.Parallel()
 	b := setupJobs(t)
 	id := b.submit(t, b.alice, testJob)[0]
-	huge := rec(0, strings.Repeat("y", store.MaxLogRecord))
 	tests := []struct {
 		name    string
 		records []string
 	}{
-		{"too large", []string{rec(0, "ok"), huge}},
+		{"too large garbage", []string{rec(0, "ok"), "{" + strings.Repeat("y", store.MaxLogRecord) + "}"}},
 		{"newline", []string{"{\"dt\": \"x\",\n\"lvl\": \"info\"}"}},
 		{"not a mapping", []string{"hello"}},
 		{"bad results line", []string{`{"dt": "2026", "lvl": "results", "msg": {`}},
@@ -205,5 +204,23 @@ func TestAppendLogEventsAndResults(t *testing.T) {
 	fails, n, _ := b.st.TestCases(b.ctx, id, store.ResultFilter{Result: "fail", Limit: 10})
 	if n != 1 || fails[0].Name != "net" {
 		t.Errorf("fail filter: %+v", fails)
+	}
+}
+
+func TestAppendLogTruncatesHugeRecords(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t)
+	id := b.submit(t, b.alice, testJob)[0]
+	huge := rec(1, strings.Repeat("\x01", store.MaxLogRecord/4)) // escaped: 6 bytes each
+	records := []string{rec(0, "ok"), huge, rec(2, "after")}
+	if n, err := b.st.AppendLog(b.ctx, id, 0, records); err != nil || n != 3 {
+		t.Fatalf("%d, %v", n, err)
+	}
+	if records[1] != huge {
+		t.Errorf("the caller's records were modified")
+	}
+	lines, _ := b.st.ReadLog(b.ctx, id, 0, -1)
+	if len(lines) != 3 || !strings.Contains(lines[1], `"msg": "<line way too long ...>"`) || !strings.Contains(lines[1], `"lvl": "info"`) || lines[2] != rec(2, "after") {
+		t.Errorf("stored %d lines: %.200q", len(lines), lines)
 	}
 }
