@@ -103,37 +103,7 @@ func (s *Store) ListJobs(ctx context.Context, realmID int64, viewer *User, f Job
 	su, uid := viewerArgs(viewer)
 	args := []any{realmID, su, uid}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	where := []string{"j.realm_id = $1", visibleSQL("$2", "$3")}
-	if len(f.States) > 0 {
-		where = append(where, "j.state = ANY("+arg(f.States)+")")
-	}
-	if len(f.Healths) > 0 {
-		where = append(where, "j.health = ANY("+arg(f.Healths)+")")
-	}
-	if f.DeviceType != "" {
-		where = append(where, "dt.name = "+arg(f.DeviceType))
-	}
-	if f.Submitter != "" {
-		where = append(where, "u.username = "+arg(f.Submitter))
-	}
-	if f.ActualDevice != "" {
-		where = append(where, "d.hostname = "+arg(f.ActualDevice))
-	}
-	if f.HealthCheck != nil {
-		where = append(where, "j.health_check = "+arg(*f.HealthCheck))
-	}
-	if f.TargetGroup != "" {
-		where = append(where, "j.target_group = "+arg(f.TargetGroup))
-	}
-	if f.IDGt != 0 {
-		where = append(where, "j.id > "+arg(f.IDGt))
-	}
-	if f.IDLt != 0 {
-		where = append(where, "j.id < "+arg(f.IDLt))
-	}
-	if f.IDs != nil {
-		where = append(where, "j.id = ANY("+arg(f.IDs)+")")
-	}
+	where := append([]string{"j.realm_id = $1", visibleSQL("$2", "$3")}, jobConditions(f, arg)...)
 	order, err := jobOrder(f.Ordering)
 	if err != nil {
 		return nil, 0, err
@@ -170,6 +140,38 @@ LEFT JOIN devices d ON d.id = j.actual_device_id` + cond
 		return nil, 0, fmt.Errorf("list jobs: %w", err)
 	}
 	return jobs, count, nil
+}
+
+// jobConditions turns a filter into SQL conditions, adding their arguments
+// with arg.
+func jobConditions(f JobFilter, arg func(any) string) []string {
+	var where []string
+	add := func(cond string, v any) { where = append(where, strings.Replace(cond, "?", arg(v), 1)) }
+	if len(f.States) > 0 {
+		add("j.state = ANY(?)", f.States)
+	}
+	if len(f.Healths) > 0 {
+		add("j.health = ANY(?)", f.Healths)
+	}
+	for cond, v := range map[string]string{"dt.name = ?": f.DeviceType, "u.username = ?": f.Submitter,
+		"d.hostname = ?": f.ActualDevice, "j.target_group = ?": f.TargetGroup} {
+		if v != "" {
+			add(cond, v)
+		}
+	}
+	if f.HealthCheck != nil {
+		add("j.health_check = ?", *f.HealthCheck)
+	}
+	if f.IDGt != 0 {
+		add("j.id > ?", f.IDGt)
+	}
+	if f.IDLt != 0 {
+		add("j.id < ?", f.IDLt)
+	}
+	if f.IDs != nil {
+		add("j.id = ANY(?)", f.IDs)
+	}
+	return where
 }
 
 func jobOrder(o string) (string, error) {
