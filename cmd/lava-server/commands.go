@@ -72,11 +72,16 @@ func (f *flags) parse(args []string, minPos, maxPos int) ([]string, int, bool) {
 			}
 			return nil, 2, false
 		}
-		if f.NArg() == 0 {
+		rest := f.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...) // everything after "--" is positional
 			break
 		}
-		pos = append(pos, f.Arg(0))
-		args = f.Args()[1:]
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 	if f.envErr != nil {
 		fmt.Fprintf(f.Output(), "%s: %v\n", f.Name(), f.envErr)

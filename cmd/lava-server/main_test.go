@@ -117,6 +117,11 @@ func TestValidateAndSchema(t *testing.T) {
 		!strings.HasSuffix(out, "none.yaml: invalid: no such file or directory\n") {
 		t.Errorf("mixed: %d %q", code, out)
 	}
+	// After "--" a name starting with "-" is a file, not a flag.
+	if code, out, errOut := lavaServer(t, "validate", "--strict", "--", good, "-x.yaml"); code != 1 ||
+		out != good+": valid\n-x.yaml: invalid: no such file or directory\n" {
+		t.Errorf("files after --: %d %q %q", code, out, errOut)
+	}
 	if code, _, _ := lavaServer(t, "validate"); code != 2 {
 		t.Errorf("validate without files: exit %d", code)
 	}
