@@ -186,10 +186,19 @@ func cmdUsersAdd(ctx context.Context, args []string, cio cmdIO) int {
 	f := newFlags("users add", "NAME", cio)
 	su := f.Bool("superuser", false, "make the user a superuser (and staff)")
 	pw := f.String("password", "", "password for the web UI and worker registration (none: token only)")
+	pwFile := f.String("password-file", "", "read the password from the first line of this file (keeps it out of ps)")
 	email := f.String("email", "", "e-mail address")
 	pos, code, ok := f.parse(args, 1, 1)
 	if !ok {
 		return code
+	}
+	if *pwFile != "" {
+		b, err := os.ReadFile(*pwFile)
+		if err != nil {
+			return fail(cio, "users add", fmt.Errorf("--password-file: %w", err))
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		*pw = strings.TrimSuffix(line, "\r")
 	}
 	return withStore(ctx, f, cio, "users add", func(st *store.Store) error {
 		u, err := admin.AddUser(ctx, st, store.NewUser{Username: pos[0], Password: *pw, Email: *email, IsSuperuser: *su, IsStaff: *su})

@@ -46,12 +46,18 @@ func TestAdminCommands(t *testing.T) {
 	if err := os.WriteFile(dict, []byte("{% extends 'qemu.jinja2' %}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("bobpw\nignored\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	steps := []struct {
 		args []string
 		code int
 		out  string // prefix of stdout, or of stderr when code != 0
 	}{
 		{[]string{"users", "add", "admin", "--database-url", db, "--superuser", "--password", "pw"}, 0, "user admin added"},
+		{[]string{"users", "add", "bob", "--database-url", db, "--password-file", pwFile}, 0, "user bob added"},
+		{[]string{"users", "add", "carol", "--database-url", db, "--password-file", filepath.Join(dir, "none")}, 1, "lava-server users add: --password-file: open "},
 		{[]string{"users", "add", "--database-url", db, "admin"}, 1, "lava-server users add: create user \"admin\": already exists"},
 		{[]string{"tokens", "add", "--database-url", db, "--user", "nobody"}, 1, "lava-server tokens add: add token: user \"nobody\": not found"},
 		{[]string{"tokens", "add", "--database-url", db}, 1, "lava-server tokens add: --user is required"},
@@ -90,6 +96,9 @@ func TestAdminCommands(t *testing.T) {
 	defer st.Close()
 	if u, err := st.UserByToken(ctx, token); err != nil || u.Username != "admin" || !u.IsSuperuser {
 		t.Errorf("token owner = %+v, %v", u, err)
+	}
+	if _, err := st.AuthenticateUser(ctx, "bob", "bobpw"); err != nil {
+		t.Errorf("password from file: %v", err)
 	}
 	if _, err := st.AuthenticateUser(ctx, "admin", "pw"); err != nil {
 		t.Errorf("password: %v", err)
