@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.yaml.in/yaml/v3"
 
 	"golava/pkg/logfmt"
 )
@@ -80,7 +82,7 @@ func checkRecords(records []string) ([]string, error) {
 		case len(r) < 2 || r[0] != '{' || r[len(r)-1] != '}':
 			return nil, &LogError{Record: i, Msg: "not a {\"dt\", \"lvl\", \"msg\"} mapping"}
 		case len(r) > MaxLogRecord:
-			line, err := logfmt.Decode(r)
+			line, err := decodeRecord(r)
 			if err != nil {
 				return nil, &LogError{Record: i, Msg: fmt.Sprintf("%d bytes, more than the %d allowed", len(r), MaxLogRecord)}
 			}
@@ -154,7 +156,7 @@ func (w *logWriter) process(ctx context.Context, rec string, number int64) (stri
 	if ok && lvl != logfmt.LevelResults && lvl != logfmt.LevelEvent {
 		return rec, nil
 	}
-	line, err := logfmt.Decode(rec)
+	line, err := decodeRecord(rec)
 	if err != nil {
 		return "", err
 	}
@@ -181,6 +183,64 @@ func (w *logWriter) process(ctx context.Context, rec string, number int64) (stri
 		}
 	}
 	return rec, nil
+}
+
+// decodeRecord reads a record as logfmt writes it (JSON-compatible) or as
+// LAVA's lava-run does: PyYAML flow mappings whose escapes (\xE9) are not
+// JSON and whose non-string values carry the non-specific tag (! "3").
+func decodeRecord(rec string) (logfmt.Line, error) {
+	line, err := logfmt.Decode(rec)
+	if err == nil {
+		return line, nil
+	}
+	var doc yaml.Node
+	if yerr := yaml.Unmarshal([]byte(rec), &doc); yerr != nil {
+		return logfmt.Line{}, err
+	}
+	untagNonSpecific(&doc)
+	var raw struct {
+		DT  string `yaml:"dt"`
+		Lvl string `yaml:"lvl"`
+		Msg any    `yaml:"msg"`
+		NS  string `yaml:"ns"`
+	}
+	if yerr := doc.Decode(&raw); yerr != nil || raw.Lvl == "" {
+		return logfmt.Line{}, err
+	}
+	dt, terr := time.Parse("2006-01-02T15:04:05.999999", raw.DT)
+	if terr != nil {
+		return logfmt.Line{}, fmt.Errorf("%w: dt %q", logfmt.ErrSyntax, raw.DT)
+	}
+	return logfmt.Line{DT: dt, Lvl: raw.Lvl, Msg: int64s(raw.Msg), NS: raw.NS}, nil
+}
+
+// untagNonSpecific makes "! \"3\"" scalars plain, so that they resolve to
+// their implicit type as PyYAML does.
+func untagNonSpecific(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!" {
+		n.Tag, n.Style = "", 0
+	}
+	for _, c := range n.Content {
+		untagNonSpecific(c)
+	}
+}
+
+// int64s converts the ints of a decoded YAML value to int64, as logfmt's
+// decoder returns them.
+func int64s(v any) any {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = int64s(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = int64s(e)
+		}
+	}
+	return v
 }
 
 type chunkRef struct {

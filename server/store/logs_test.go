@@ -224,3 +224,39 @@ func TestAppendLogTruncatesHugeRecords(t *testing.T) {
 		t.Errorf("stored %d lines: %.200q", len(lines), lines)
 	}
 }
+
+// Records as LAVA 2023.01's lava-run writes them (lava_common.log.dump):
+// PyYAML escapes and non-specific tags on non-string values.
+var lavaRecords = []string{
+	`{"dt": "2023-01-10T10:00:00.123456", "lvl": "target", "msg": "a\x01b \xE9\n\"x\""}`,
+	`{"dt": "2023-01-10T10:00:00.123456", "lvl": "results", "msg": {"case": "boot", "definition": "0_smoke", "endtc": ! "5", "extra": {"a": [! "1", ! "true", ! "null"]}, "level": "1.1", "measurement": ! "1.5", "result": "pass", "starttc": ! "3", "units": "s"}}`,
+	`{"dt": "2023-01-10T10:00:00.123456", "lvl": "event", "msg": "caf\xE9"}`,
+	`{"dt": "2023-01-10T10:00:00.123456", "lvl": "results", "msg": {"case": "job", "definition": "lava", "duration": "1.23", "result": "pass"}}`,
+}
+
+func TestAppendLogLAVARecords(t *testing.T) {
+	t.Parallel()
+	b := setupJobs(t)
+	id := b.submit(t, b.alice, testJob)[0]
+	if _, err := b.st.AppendLog(b.ctx, id, 0, lavaRecords); err != nil {
+		t.Fatal(err)
+	}
+	lines, _ := b.st.ReadLog(b.ctx, id, 0, -1)
+	if len(lines) != 4 || lines[0] != lavaRecords[0] || !strings.Contains(lines[2], `"lvl": "debug"`) || !strings.Contains(lines[2], "café") {
+		t.Errorf("stored %q", lines)
+	}
+	if n := b.count(t, `SELECT count(*) FROM events WHERE topic = 'event' AND data LIKE '%caf%'`); n != 1 {
+		t.Errorf("%d events", n)
+	}
+	cases, _, err := b.st.TestCases(b.ctx, id, store.ResultFilter{})
+	if err != nil || len(cases) != 2 {
+		t.Fatalf("cases %+v %v", cases, err)
+	}
+	c := cases[0]
+	if c.Name != "boot" || *c.Measurement != "1.5000000000" || c.StartLog == nil || *c.StartLog != 3 || *c.EndLog != 5 {
+		t.Errorf("case = %+v", c)
+	}
+	if c := cases[1]; c.Suite != "lava" || *c.Measurement != "1.2300000000" {
+		t.Errorf("lava case = %+v", c)
+	}
+}

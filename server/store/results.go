@@ -149,8 +149,15 @@ func decimalOf(v any) *string {
 }
 
 func logLineOf(v any) *int64 {
-	if i, ok := v.(int64); ok && i >= 0 {
-		return &i
+	switch x := v.(type) {
+	case int64:
+		if x >= 0 {
+			return &x
+		}
+	case string:
+		if i, err := strconv.ParseInt(x, 10, 64); err == nil && i >= 0 {
+			return &i
+		}
 	}
 	return nil
 }
