@@ -131,13 +131,19 @@ func (p *planner) healthChecks() {
 			p.nFree++
 		}
 	}
+	var rng *rand.Rand
 	if p.s.Seed != 0 {
-		rng := rand.New(rand.NewPCG(p.s.Seed, p.s.Seed>>1|1))
-		for _, list := range p.free {
-			rng.Shuffle(len(list), func(i, k int) {
-				list[i], list[k] = list[k], list[i]
-				list[i].pos, list[k].pos = i, k
-			})
+		rng = rand.New(rand.NewPCG(p.s.Seed, p.s.Seed>>1|1))
+	}
+	for _, list := range p.free {
+		if rng != nil {
+			rng.Shuffle(len(list), func(i, k int) { list[i], list[k] = list[k], list[i] })
+		}
+		// Least-tagged first: a job takes the plainest device that fits,
+		// keeping tagged boards for the jobs that need their tags.
+		slices.SortStableFunc(list, func(a, b *deviceSlot) int { return cmp.Compare(len(a.tags), len(b.tags)) })
+		for i, slot := range list {
+			slot.pos = i
 		}
 	}
 }
@@ -271,13 +277,16 @@ func (p *planner) placeGroup(group string) {
 	p.plan.Assignments = append(p.plan.Assignments, Assignment{Group: group, Placements: placements})
 }
 
-// take removes slot from its free list and counts it on its worker.
+// take removes slot from its free list, keeping the list's order, and
+// counts it on its worker.
 func (p *planner) take(slot *deviceSlot) {
 	list := p.free[slot.d.Type]
-	last := len(list) - 1
-	list[slot.pos], list[last] = list[last], list[slot.pos]
-	list[slot.pos].pos = slot.pos
-	p.free[slot.d.Type] = list[:last]
+	copy(list[slot.pos:], list[slot.pos+1:])
+	list = list[:len(list)-1]
+	for i := slot.pos; i < len(list); i++ {
+		list[i].pos = i
+	}
+	p.free[slot.d.Type] = list
 	slot.pos = -1
 	slot.worker.busy++
 	p.nFree--
@@ -292,15 +301,12 @@ type takenSlot struct {
 // its old position; undoing takes in reverse order restores the free list
 // exactly, so a failed group leaves no trace on the rest of the pass.
 func (p *planner) untake(t takenSlot) {
-	list := p.free[t.slot.d.Type]
-	if t.pos == len(list) {
-		list = append(list, t.slot)
-	} else {
-		list = append(list, list[t.pos])
-		list[len(list)-1].pos = len(list) - 1
-		list[t.pos] = t.slot
+	list := append(p.free[t.slot.d.Type], nil)
+	copy(list[t.pos+1:], list[t.pos:])
+	list[t.pos] = t.slot
+	for i := t.pos; i < len(list); i++ {
+		list[i].pos = i
 	}
-	t.slot.pos = t.pos
 	p.free[t.slot.d.Type] = list
 	t.slot.worker.busy--
 	p.nFree++
