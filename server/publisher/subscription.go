@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -95,10 +96,19 @@ func (s *Subscription) end(err error) {
 	})
 }
 
+// ErrWouldBlock is TryNext's answer when no event is ready.
+var ErrWouldBlock = errors.New("no event ready")
+
+// TryNext is Next without waiting for new events: it returns ErrWouldBlock
+// instead (a database catch-up still reads).
+func (s *Subscription) TryNext(ctx context.Context) (*Message, error) { return s.next1(ctx, false) }
+
 // Next blocks until the next event, in id order. It fails with ErrTooSlow
 // when the subscriber fell more than HubConfig.MaxLag behind, ErrHubClosed
 // when the hub stops, or ctx's error.
-func (s *Subscription) Next(ctx context.Context) (*Message, error) {
+func (s *Subscription) Next(ctx context.Context) (*Message, error) { return s.next1(ctx, true) }
+
+func (s *Subscription) next1(ctx context.Context, wait bool) (*Message, error) {
 	for {
 		for s.next < len(s.pending) {
 			m := s.pending[s.next]
@@ -111,14 +121,14 @@ func (s *Subscription) Next(ctx context.Context) (*Message, error) {
 				return m, nil
 			}
 		}
-		if err := s.fill(ctx); err != nil {
+		if err := s.fill(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
 }
 
 // fill loads the next messages, waiting for the hub if there are none.
-func (s *Subscription) fill(ctx context.Context) error {
+func (s *Subscription) fill(ctx context.Context, wait bool) error {
 	s.pending, s.next = s.pending[:0], 0
 	for {
 		if err := s.Err(); err != nil {
@@ -152,6 +162,9 @@ func (s *Subscription) fill(ctx context.Context) error {
 		if closed {
 			s.end(ErrHubClosed)
 			return ErrHubClosed
+		}
+		if !wait {
+			return ErrWouldBlock
 		}
 		select {
 		case <-wake:

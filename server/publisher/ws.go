@@ -1,21 +1,21 @@
 package publisher
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"golava/pkg/events"
 )
 
-// wsReadLimit bounds what a client may send; LAVA ignores client messages.
+// wsReadLimit bounds a client frame; LAVA ignores client messages.
 const wsReadLimit = 64 << 10
 
 // WSFilter decides, per request, which events a WebSocket client may see;
@@ -61,18 +61,82 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request, wsFilter WSFilter)
 	defer sub.Close()
 	// No origin check, as lava-publisher: events are public to anyone who
 	// can reach /ws/; a filter restricts private ones.
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	conn, br, err := wsAccept(w, r)
 	if err != nil {
 		h.logger.Debug("websocket accept", slog.String("remote", r.RemoteAddr), slog.Any("error", err))
 		return
 	}
-	c.SetReadLimit(wsReadLimit)
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c := &wsConn{conn: conn, br: br, bw: bufio.NewWriterSize(conn, 32<<10), timeout: h.cfg.WSWriteTimeout}
+	ctx, cancel := context.WithCancel(context.Background())
+	readerDone := make(chan struct{})
+	go func() { defer close(readerDone); defer cancel(); h.wsRead(c) }()
 	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	wg.Go(func() { h.wsDiscardReads(ctx, cancel, c) })
-	wg.Go(func() { h.wsKeepalive(ctx, cancel, c) })
-	h.wsWrite(ctx, c, sub, r.RemoteAddr, withIDs)
+	wg.Go(func() { h.wsKeepalive(ctx, c) })
+	if h.wsWrite(ctx, c, sub, r.RemoteAddr, withIDs) {
+		// We sent a close frame: give the client a moment to answer.
+		select {
+		case <-readerDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	cancel()
+	conn.Close()
+	<-readerDone
+	wg.Wait()
+}
+
+// wsConn is one upgraded connection; writes from the event writer, the
+// reader (pong, close) and the keepalive share the buffered writer.
+type wsConn struct {
+	conn net.Conn
+	br   *bufio.Reader
+
+	wmu        sync.Mutex
+	bw         *bufio.Writer
+	closeSent  bool
+	deadlineAt time.Time
+	timeout    time.Duration
+}
+
+// write queues a frame and flushes when asked. The write deadline is
+// pushed forward at most once a second, so a burst costs no syscalls for it.
+func (c *wsConn) write(op byte, payload []byte, flush bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	if now := time.Now(); now.Sub(c.deadlineAt) > time.Second {
+		if err := c.conn.SetWriteDeadline(now.Add(c.timeout)); err != nil {
+			return err
+		}
+		c.deadlineAt = now
+	}
+	if op == opClose {
+		c.closeSent = true
+	}
+	if err := writeFrame(c.bw, op, payload); err != nil {
+		return err
+	}
+	if flush {
+		return c.bw.Flush()
+	}
+	return nil
+}
+
+func (c *wsConn) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.bw.Buffered() == 0 {
+		return nil
+	}
+	if now := time.Now(); now.Sub(c.deadlineAt) > time.Second {
+		if err := c.conn.SetWriteDeadline(now.Add(c.timeout)); err != nil {
+			return err
+		}
+		c.deadlineAt = now
+	}
+	return c.bw.Flush()
 }
 
 // withID appends the event id as a sixth element, for clients that asked
@@ -85,53 +149,91 @@ func withID(m *Message) []byte {
 	return append(b, ']')
 }
 
-// wsWrite sends events until the subscription or the connection ends.
-func (h *Hub) wsWrite(ctx context.Context, c *websocket.Conn, sub *Subscription, remote string, withIDs bool) {
+// wsWrite sends events until the subscription or the connection ends,
+// flushing only when no further event is ready. It reports whether it sent a
+// close frame.
+func (h *Hub) wsWrite(ctx context.Context, c *wsConn, sub *Subscription, remote string, withIDs bool) bool {
 	for {
-		m, err := sub.Next(ctx)
-		if err != nil {
-			switch {
-			case errors.Is(err, ErrTooSlow):
-				h.logger.Info("websocket client too slow, dropped", slog.String("remote", remote), slog.Int64("last_id", sub.LastID()))
-				_ = c.Close(websocket.StatusTryAgainLater, fmt.Sprintf("too slow: resume with ?since=%d", sub.LastID()))
-			case errors.Is(err, ErrHubClosed):
-				_ = c.Close(websocket.StatusGoingAway, "Server shutdown")
-			default:
-				_ = c.CloseNow()
+		m, err := sub.TryNext(ctx)
+		if errors.Is(err, ErrWouldBlock) {
+			if err := c.flush(); err != nil {
+				h.writeFailed(err, remote, sub)
+				return false
 			}
-			return
+			m, err = sub.Next(ctx)
 		}
-		wctx, wcancel := context.WithTimeout(ctx, h.cfg.WSWriteTimeout)
+		if err != nil {
+			return h.closeFor(err, c, remote, sub)
+		}
 		frame := m.WS
 		if withIDs {
 			frame = withID(m)
 		}
-		err = c.Write(wctx, websocket.MessageText, frame)
-		wcancel()
-		if err != nil {
-			if errors.Is(wctx.Err(), context.DeadlineExceeded) {
-				h.stats.dropped.Add(1)
-				h.logger.Info("websocket client not reading, dropped", slog.String("remote", remote), slog.Int64("last_id", sub.LastID()))
-			}
-			_ = c.CloseNow()
-			return
+		if err := c.write(opText, frame, false); err != nil {
+			h.writeFailed(err, remote, sub)
+			return false
 		}
 	}
 }
 
-// wsDiscardReads reads (and drops) client messages, which also handles
-// pongs and the close handshake.
-func (h *Hub) wsDiscardReads(ctx context.Context, cancel context.CancelFunc, c *websocket.Conn) {
-	defer cancel()
+func (h *Hub) closeFor(err error, c *wsConn, remote string, sub *Subscription) bool {
+	var payload []byte
+	switch {
+	case errors.Is(err, ErrTooSlow):
+		h.logger.Info("websocket client too slow, dropped", slog.String("remote", remote), slog.Int64("last_id", sub.LastID()))
+		payload = closePayload(closeTryAgainLater, fmt.Sprintf("too slow: resume with ?since=%d", sub.LastID()))
+	case errors.Is(err, ErrHubClosed):
+		payload = closePayload(closeGoingAway, "Server shutdown")
+	default:
+		return false // the reader ended: the client closed or vanished
+	}
+	return c.write(opClose, payload, true) == nil
+}
+
+func (h *Hub) writeFailed(err error, remote string, sub *Subscription) {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		h.stats.dropped.Add(1)
+		h.logger.Info("websocket client not reading, dropped", slog.String("remote", remote), slog.Int64("last_id", sub.LastID()))
+		return
+	}
+	h.logger.Debug("websocket write", slog.String("remote", remote), slog.Any("error", err))
+}
+
+// wsRead reads client frames: pings get pongs, a close gets its echo, data
+// is dropped. A client silent for two ping periods is gone.
+func (h *Hub) wsRead(c *wsConn) {
 	for {
-		if _, _, err := c.Read(ctx); err != nil {
+		if err := c.conn.SetReadDeadline(time.Now().Add(2*h.cfg.WSPing + h.cfg.WSWriteTimeout)); err != nil {
+			return
+		}
+		f, err := readFrame(c.br, wsReadLimit)
+		switch {
+		case errors.Is(err, errTooBig):
+			_ = c.write(opClose, closePayload(closeTooBig, "message too big"), true)
+			return
+		case errors.Is(err, errProtocol):
+			_ = c.write(opClose, closePayload(closeProtocolError, "protocol error"), true)
+			return
+		case err != nil:
+			return
+		}
+		switch f.Op {
+		case opPing:
+			_ = c.write(opPong, f.Payload, true)
+		case opClose:
+			echo := closePayload(closeNormal, "")
+			if len(f.Payload) >= 2 {
+				echo = f.Payload[:2]
+			}
+			_ = c.write(opClose, echo, true)
 			return
 		}
 	}
 }
 
-// wsKeepalive pings; a client that does not answer within a period is gone.
-func (h *Hub) wsKeepalive(ctx context.Context, cancel context.CancelFunc, c *websocket.Conn) {
+// wsKeepalive pings every period; the reader's deadline catches a client
+// that stopped answering.
+func (h *Hub) wsKeepalive(ctx context.Context, c *wsConn) {
 	t := time.NewTicker(h.cfg.WSPing)
 	defer t.Stop()
 	for {
@@ -139,11 +241,7 @@ func (h *Hub) wsKeepalive(ctx context.Context, cancel context.CancelFunc, c *web
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			pctx, pcancel := context.WithTimeout(ctx, h.cfg.WSPing)
-			err := c.Ping(pctx)
-			pcancel()
-			if err != nil {
-				cancel()
+			if err := c.write(opPing, nil, true); err != nil {
 				return
 			}
 		}
