@@ -70,7 +70,7 @@ func benchFixtures(b *testing.B, st *store.Store, devices int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	token, err := st.CreateToken(ctx, u.ID, "bench")
+	token, _, err := st.CreateToken(ctx, u.ID, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}

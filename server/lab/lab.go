@@ -182,6 +182,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 			Name: boot.workerName, URL: baseURL + "/", Token: boot.workerToken,
 			WorkerDir: filepath.Join(cfg.DataDir, "worker"), PingInterval: cfg.PingInterval,
 			LavaRun: filepath.Join(cfg.BinDir, "lava-run"), JobLogInterval: 1,
+			StopJobsOnExit: true, Nice: true,
 		}, logger.With("service", "worker"))
 	})
 	fmt.Printf("admin token: %s (also in %s)\n", boot.adminToken, filepath.Join(cfg.DataDir, "admin-token"))

@@ -51,6 +51,12 @@ type Config struct {
 	// WaitJobs makes Run, once its context is done, keep reporting until
 	// every job has ended and been reported.
 	WaitJobs bool
+	// StopJobsOnExit sends SIGTERM to every running lava-run when Run's
+	// context ends (SIGKILL after StopGrace), for an all-in-one lab whose
+	// boards go away with it. The jobs are reported by the next worker start.
+	StopJobsOnExit bool
+	// StopGrace is how long StopJobsOnExit waits before SIGKILL; default 20 s.
+	StopGrace time.Duration
 	// Nice runs lava-run under nice(1), as LAVA does, so that everything it
 	// spawns yields to the worker. The flag and DefaultConfig set it.
 	Nice bool

@@ -88,6 +88,9 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, t timings) error 
 	if err := d.loop(ctx); err != nil {
 		return err
 	}
+	if cfg.StopJobsOnExit {
+		d.stopJobs()
+	}
 	if cfg.WaitJobs {
 		d.waitJobs(context.WithoutCancel(ctx))
 	}
@@ -274,5 +277,38 @@ func (d *daemon) waitJobs(ctx context.Context) {
 		case <-timer.C:
 		}
 		timer.Stop()
+	}
+}
+
+// stopJobs ends every lava-run still running: SIGTERM (lava-run powers its
+// board off and exits), then SIGKILL for those still there after StopGrace.
+func (d *daemon) stopJobs() {
+	grace := d.cfg.StopGrace
+	if grace == 0 {
+		grace = 20 * time.Second
+	}
+	var live []*proc
+	for id, p := range d.procs {
+		if p.alive() {
+			d.log.Info("stopping lava-run", "job_id", id, "pid", p.pid)
+			if err := signalJob(p.pid, syscall.SIGTERM); err != nil {
+				d.log.Warn("stop lava-run", "job_id", id, "error", err)
+			}
+			live = append(live, p)
+		}
+	}
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	for _, p := range live {
+		select {
+		case <-p.done:
+		case <-deadline.C:
+			for _, q := range live {
+				if q.alive() {
+					_ = signalJob(q.pid, syscall.SIGKILL)
+				}
+			}
+			return
+		}
 	}
 }

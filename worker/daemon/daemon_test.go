@@ -474,3 +474,26 @@ func TestStartFailures(t *testing.T) {
 		})
 	}
 }
+
+// An all-in-one lab stops its jobs with it: SIGTERM, then SIGKILL for a
+// lava-run that ignores it.
+func TestStopJobsOnExit(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"wait", "stubborn"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.cfg.StopJobsOnExit = true
+			h.cfg.StopGrace = 300 * time.Millisecond
+			h.fs.addJob(1, jobConfig(mode))
+			r := h.start()
+			rl := h.ready(1, 1)
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Kill(rl.PID, 0); err == nil {
+				t.Fatalf("lava-run %d still alive after Run returned", rl.PID)
+			}
+		})
+	}
+}
