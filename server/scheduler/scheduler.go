@@ -85,11 +85,15 @@ type Scheduler struct {
 
 	passes  atomic.Int64
 	leading atomic.Bool
-	// Set by the listener, read by the pass loop.
-	jobsPending atomic.Bool
-	eventMax    atomic.Int64
-	eventSeen   int64
+	// Set by the listener, taken by the pass loop: whether a job was
+	// submitted, and the range of event ids notified since the last check.
+	jobsPending        atomic.Bool
+	eventMin, eventMax atomic.Int64
 }
+
+// maxWakeScan bounds the events a wake-up check reads; a larger burst
+// simply runs a pass.
+const maxWakeScan = 10_000
 
 // New returns a Scheduler; Run starts it.
 func New(st *store.Store, logger *slog.Logger, cfg Config) *Scheduler {
@@ -217,34 +221,43 @@ func (s *Scheduler) note(n *pgconn.Notification) {
 		return
 	}
 	id, err := strconv.ParseInt(n.Payload, 10, 64)
-	if err != nil {
+	if err != nil || id <= 0 {
 		return
 	}
+	raise(&s.eventMax, id, func(cur int64) bool { return id > cur })
+	raise(&s.eventMin, id, func(cur int64) bool { return cur == 0 || id < cur })
+}
+
+// raise stores v in a while better(current value) holds.
+func raise(a *atomic.Int64, v int64, better func(int64) bool) {
 	for {
-		cur := s.eventMax.Load()
-		if id <= cur || s.eventMax.CompareAndSwap(cur, id) {
+		cur := a.Load()
+		if !better(cur) || a.CompareAndSwap(cur, v) {
 			return
 		}
 	}
 }
 
 // woken decides whether a wake-up warrants a pass: a job was submitted, or
-// among the new events one frees a device or changes a worker.
+// among the events notified since the last check one frees a device or
+// changes a worker.
 func (s *Scheduler) woken(ctx context.Context) bool {
+	lo := s.eventMin.Swap(0)
+	hi := s.eventMax.Load()
 	if s.jobsPending.Swap(false) {
-		s.eventSeen = s.eventMax.Load()
 		return true
 	}
-	upTo := s.eventMax.Load()
-	if upTo <= s.eventSeen {
+	if lo == 0 || hi < lo {
 		return false
 	}
-	ok, err := s.st.EventsWakeScheduler(ctx, s.cfg.RealmID, s.eventSeen, upTo)
+	if hi-lo >= maxWakeScan {
+		return true
+	}
+	ok, err := s.st.EventsWakeScheduler(ctx, s.cfg.RealmID, lo-1, hi)
 	if err != nil {
 		s.logger.WarnContext(ctx, "read wake-up events", slog.Any("error", err))
 		return true // a pass is cheap next to a missed job
 	}
-	s.eventSeen = upTo
 	return ok
 }
 
