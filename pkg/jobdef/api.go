@@ -17,4 +17,10 @@ func Parse(data []byte) (*Job, error) { return ParseWith(data, Options{}) }
 // Options tune validation.
 type Options struct {
 	Strict bool
+	// Submission also applies lava-server's submission checks
+	// (lava_scheduler_app/schema.py): set it where jobs are submitted, so
+	// that a job either gate would refuse is refused at once. Leave it
+	// unset to match lava-common's validate() alone (the validate API,
+	// lava-run).
+	Submission bool
 }

@@ -71,6 +71,9 @@ func TestExampleJobs(t *testing.T) {
 			if job.JobName == "" || len(job.Actions) == 0 {
 				t.Errorf("job not filled: %+v", job)
 			}
+			if _, err := ParseWith(data, Options{Submission: true}); err != nil {
+				t.Errorf("submission: %v", err)
+			}
 			_, err = ParseWith(data, Options{Strict: true})
 			want, bad := strictFailures[name]
 			switch {

@@ -11,7 +11,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/errors")
 
 // TestGoldenErrors parses each testdata/errors/*.yaml (strictly when its
-// name contains ".strict.") and compares every error, one per line, with
+// name contains ".strict.", with the submission checks when ".submit.")
+// and compares every error, one per line, with
 // the .golden file beside it.
 func TestGoldenErrors(t *testing.T) {
 	t.Parallel()
@@ -27,8 +28,9 @@ func TestGoldenErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			strict := strings.Contains(filepath.Base(f), ".strict.")
+			submit := strings.Contains(filepath.Base(f), ".submit.")
 			var got strings.Builder
-			_, perr := ParseWith(data, Options{Strict: strict})
+			_, perr := ParseWith(data, Options{Strict: strict, Submission: submit})
 			if perr == nil {
 				t.Fatalf("%s: no error", f)
 			}

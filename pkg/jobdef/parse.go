@@ -44,6 +44,9 @@ func ParseWith(data []byte, opts Options) (*Job, error) {
 	c := &checker{strict: opts.Strict}
 	topSchema().check(c, root, "")
 	extraChecks(c, root)
+	if opts.Submission {
+		c.errs = mergeErrors(c.errs, checkSubmission(root))
+	}
 	job := buildJob(root)
 	job.Root = node
 	if len(c.errs) > 0 {
@@ -219,4 +222,19 @@ func sortErrors(l ErrorList) {
 		}
 		return l[i].Column < l[j].Column
 	})
+}
+
+// mergeErrors appends the errors of b at paths a has no error for: one
+// problem is reported once, in lava-common's words.
+func mergeErrors(a, b ErrorList) ErrorList {
+	seen := map[string]bool{}
+	for _, e := range a {
+		seen[e.Path] = true
+	}
+	for _, e := range b {
+		if !seen[e.Path] {
+			a = append(a, e)
+		}
+	}
+	return a
 }
