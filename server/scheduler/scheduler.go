@@ -91,6 +91,14 @@ type Scheduler struct {
 	eventMin, eventMax atomic.Int64
 }
 
+// A database that stops answering must not hang the scheduler: each
+// operation is bounded, and a leader that cannot reach the database gives
+// up leadership (its lock goes with its session).
+const (
+	opTimeout   = 30 * time.Second
+	passTimeout = 5 * time.Minute
+)
+
 // maxWakeScan bounds the events a wake-up check reads; a larger burst
 // simply runs a pass.
 const maxWakeScan = 10_000
@@ -113,7 +121,9 @@ func (s *Scheduler) Leading() bool { return s.leading.Load() }
 func (s *Scheduler) Run(ctx context.Context) error {
 	backoff := newBackoff(s.cfg.LeaderRetry, 30*time.Second)
 	for {
-		leader, err := s.st.TryLeadScheduler(ctx, s.cfg.RealmID)
+		tctx, cancel := context.WithTimeout(ctx, opTimeout)
+		leader, err := s.st.TryLeadScheduler(tctx, s.cfg.RealmID)
+		cancel()
 		if ctx.Err() != nil {
 			if leader != nil {
 				leader.Release(context.WithoutCancel(ctx))
@@ -200,7 +210,10 @@ func (s *Scheduler) listen(ctx context.Context, leader *store.Leader, wake chan<
 		case ctx.Err() != nil:
 			return nil
 		case err != nil && timedOut:
-			if err := leader.Ping(ctx); err != nil {
+			pctx, cancel := context.WithTimeout(ctx, opTimeout)
+			err := leader.Ping(pctx)
+			cancel()
+			if err != nil {
 				return err
 			}
 			continue
@@ -264,6 +277,8 @@ func (s *Scheduler) woken(ctx context.Context) bool {
 // maintain applies worker liveness: stale workers go Offline, and jobs of
 // workers gone for longer than the grace end Incomplete.
 func (s *Scheduler) maintain(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	names, err := s.st.MarkStaleWorkersOffline(ctx, s.cfg.RealmID, s.cfg.WorkerTimeout)
 	if err != nil {
 		s.logger.WarnContext(ctx, "mark stale workers", slog.Any("error", err))
@@ -283,7 +298,9 @@ func (s *Scheduler) maintain(ctx context.Context) {
 // runPass runs one pass; when some decisions met changed rows, it asks for
 // another pass at once, since the state it read is stale.
 func (s *Scheduler) runPass(ctx context.Context, wake chan<- struct{}) {
-	stats, err := s.Pass(ctx)
+	pctx, cancel := context.WithTimeout(ctx, passTimeout)
+	stats, err := s.Pass(pctx)
+	cancel()
 	if err != nil && ctx.Err() == nil {
 		s.logger.WarnContext(ctx, "scheduling pass failed", slog.Any("error", err))
 		return

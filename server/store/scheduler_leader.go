@@ -41,6 +41,15 @@ func (s *Store) TryLeadScheduler(ctx context.Context, realmID int64) (*Leader, e
 		conn.Release()
 		return nil, nil
 	}
+	// If the leader's host vanishes without closing the connection, the
+	// server would keep the session, and the lock, until TCP keepalive
+	// notices (two hours by default): probe an idle leader connection
+	// every 10 s and drop it after 30 s of silence instead.
+	_, err = conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 4`)
+	if err != nil {
+		conn.Hijack().Close(ctx) //nolint:errcheck // dropping the session drops the lock
+		return nil, fmt.Errorf("set keepalives of leader connection: %w", err)
+	}
 	return &Leader{conn: conn}, nil
 }
 
