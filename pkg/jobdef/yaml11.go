@@ -377,6 +377,11 @@ func (r *resolver) scalar(n *yaml.Node) *value {
 }
 
 func implicitTag(s string) string {
+	// As PyYAML's resolver, look at the first character before trying
+	// the patterns: most scalars are plain words.
+	if s != "" && !strings.ContainsRune("-+0123456789.:~nNtTfFyYoO", rune(s[0])) {
+		return "!!str"
+	}
 	switch {
 	case reNull.MatchString(s):
 		return "!!null"
