@@ -30,6 +30,9 @@ func (s *Server) restJobs(r chi.Router) {
 	r.HandleFunc("/jobs/{id}/logs/", allow(map[string]http.HandlerFunc{http.MethodGet: s.jobLogs}))
 	r.HandleFunc("/jobs/{id}/tests/", allow(map[string]http.HandlerFunc{http.MethodGet: s.jobTests}))
 	r.HandleFunc("/jobs/{id}/suites/", allow(map[string]http.HandlerFunc{http.MethodGet: s.jobSuites}))
+	r.HandleFunc("/jobs/{id}/yaml/", allow(map[string]http.HandlerFunc{http.MethodGet: s.exportYAML}))
+	r.HandleFunc("/jobs/{id}/csv/", allow(map[string]http.HandlerFunc{http.MethodGet: s.exportCSV}))
+	r.HandleFunc("/jobs/{id}/junit/", allow(map[string]http.HandlerFunc{http.MethodGet: s.exportJUnit}))
 	r.HandleFunc("/jobs/{id}/definition/", allow(map[string]http.HandlerFunc{http.MethodGet: s.jobDefinition}))
 	r.HandleFunc("/jobs/{id}/cancel/", allow(map[string]http.HandlerFunc{http.MethodGet: s.cancelJob, http.MethodPost: s.cancelJob}))
 }
