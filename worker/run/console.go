@@ -59,7 +59,7 @@ type Console struct {
 
 // Connect starts command (a shell string, run by /bin/sh -c) on a raw pty.
 func Connect(command string, log *Logger) (*Console, error) {
-	ptmx, tty, err := pty.Open()
+	ptmx, tty, err := openPty()
 	if err != nil {
 		return nil, InfraError("open pty: %v", err)
 	}
@@ -87,6 +87,27 @@ func Connect(command string, log *Logger) (*Console, error) {
 	go c.readLoop()
 	go func() { _ = cmd.Wait(); close(c.waited) }()
 	return c, nil
+}
+
+// openPty opens a pty pair whose master is non-blocking, so that reads go
+// through the runtime poller and Close interrupts a pending Read even when
+// some orphan still holds the slave side open.
+func openPty() (*os.File, *os.File, error) {
+	m, tty, err := pty.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	fd, err := unix.Dup(int(m.Fd()))
+	m.Close()
+	if err == nil {
+		unix.CloseOnExec(fd)
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		tty.Close()
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fd), "/dev/ptmx"), tty, nil
 }
 
 // makeRaw turns off echo, line editing and output processing on the pty so
@@ -293,16 +314,16 @@ func (c *Console) closedError(err error) error {
 // then SIGKILL after killGrace. Safe to call twice.
 func (c *Console) Close() {
 	c.closeOnce.Do(func() {
-		pgid := c.cmd.Process.Pid // Setsid: the session and group id is the pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		sid := c.cmd.Process.Pid // Setsid: the session id is the pid
+		killSession(sid, syscall.SIGTERM)
 		select {
 		case <-c.waited:
 		case <-time.After(killGrace):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-c.waited
 		}
-		// Descendants that left the group are not ours to chase; closing the
-		// master makes them see a hangup.
+		// Interactive shells ignore SIGTERM and their jobs may outlive
+		// them: kill whatever is left of the session.
+		killSession(sid, syscall.SIGKILL)
+		<-c.waited
 		_ = c.ptmx.Close()
 		<-c.done
 		c.idle.Stop()

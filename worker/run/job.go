@@ -77,11 +77,19 @@ func (j *Job) buildPipeline() ([]*Step, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Skip = skipTimeout(a)
+		setSkip(s, skipTimeout(a))
 		steps = append(steps, s)
 	}
 	number(steps, "")
 	return steps, nil
+}
+
+// setSkip marks a whole action block: its timeout lets the job go on.
+func setSkip(s *Step, skip bool) {
+	s.Skip = skip
+	for _, c := range s.Children {
+		setSkip(c, skip)
+	}
 }
 
 func skipTimeout(a jobdef.Action) bool {

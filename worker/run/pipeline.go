@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -59,6 +60,32 @@ func describe(steps []*Step) []map[string]any {
 type runner struct {
 	log *Logger
 	now func() time.Time
+	// jobDeadline is when the job times out; a step that would outlive it
+	// keeps the job's cause so the error names the job timeout.
+	jobDeadline time.Time
+}
+
+// stepContext bounds a step by its own timeout and its parent's deadline.
+// As LAVA's nested alarms, when the parent step ends first the child still
+// fails with its own error (a test shell stays a LAVATimeoutError), so the
+// child's deadline is set just before the parent's.
+func (r *runner) stepContext(parent context.Context, s *Step, start time.Time) (context.Context, context.CancelFunc, time.Duration) {
+	dl := start.Add(s.Timeout)
+	if pd, ok := parent.Deadline(); ok && !pd.After(dl) {
+		if !r.jobDeadline.IsZero() && !pd.Before(r.jobDeadline) {
+			ctx, cancel := context.WithCancel(parent)
+			return ctx, cancel, pd.Sub(start)
+		}
+		dl = pd.Add(-time.Millisecond)
+	}
+	typ := s.TimeoutType
+	if typ == "" {
+		typ = TypeJob
+	}
+	secs := int(dl.Sub(start).Round(time.Second).Seconds())
+	cause := &Error{Type: typ, Msg: fmt.Sprintf("%s timed out after %d seconds", s.Name, secs)}
+	ctx, cancel := context.WithDeadlineCause(parent, dl, cause)
+	return ctx, cancel, dl.Sub(start)
 }
 
 func (r *runner) runSteps(ctx context.Context, steps []*Step, top bool) error {
@@ -79,16 +106,8 @@ func (r *runner) runSteps(ctx context.Context, steps []*Step, top bool) error {
 
 func (r *runner) runStep(parent context.Context, s *Step, top bool) (err error) {
 	start := r.now()
-	timeoutErr := &Error{Type: s.TimeoutType, Msg: fmt.Sprintf("%s timed out after %d seconds", s.Name, int(s.Timeout.Seconds()))}
-	if timeoutErr.Type == "" {
-		timeoutErr.Type = TypeJob
-	}
-	ctx, cancel := context.WithDeadlineCause(parent, start.Add(s.Timeout), timeoutErr)
+	ctx, cancel, remaining := r.stepContext(parent, s, start)
 	defer cancel()
-	remaining := s.Timeout
-	if dl, ok := parent.Deadline(); ok && dl.Sub(start) < remaining {
-		remaining = dl.Sub(start)
-	}
 	logf := r.log.Debugf
 	if top {
 		logf = r.log.Infof
@@ -99,11 +118,11 @@ func (r *runner) runStep(parent context.Context, s *Step, top bool) (err error) 
 			err = Bug("%s: panic: %v", s.Name, p)
 		}
 		if err != nil {
-			if ctx.Err() != nil && context.Cause(ctx) != nil {
+			if _, typed := errors.AsType[*Error](err); !typed && ctx.Err() != nil {
 				err = context.Cause(ctx) // the timeout or cancel explains the failure
 			}
 			e := classify(ctx, err)
-			if e.Type == TypeTimeout && !(top && s.Skip) {
+			if e.Type == TypeTimeout && !s.Skip {
 				// LAVA turns a test shell timeout into a TestError.
 				e = &Error{Type: TypeTest, Msg: e.Msg, Err: e}
 			}

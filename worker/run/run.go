@@ -159,7 +159,8 @@ func runJob(ctx context.Context, cfg Config, log *Logger) (out Outcome) {
 	jobErr := &Error{Type: TypeJob, Msg: fmt.Sprintf("job timed out after %d seconds", int(j.Timeouts.Job.Seconds()))}
 	jctx, cancel := context.WithTimeoutCause(ctx, j.Timeouts.Job, jobErr)
 	defer cancel()
-	r := &runner{log: log, now: time.Now}
+	dl, _ := jctx.Deadline()
+	r := &runner{log: log, now: time.Now, jobDeadline: dl}
 	err = r.runSteps(jctx, steps[:len(steps)-1], true)
 	if err != nil && errors.Is(context.Cause(jctx), jobErr) {
 		err = jobErr // name the job timeout, not the action that was running

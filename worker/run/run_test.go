@@ -242,7 +242,7 @@ func TestRunFailures(t *testing.T) {
 		wantType, wantMsg       string
 		wantPower               string
 	}{
-		{"hang at boot", "hang", 120, 3, "", TypeJob, "minimal-boot timed out after 3 seconds", "off on off"},
+		{"hang at boot", "hang", 120, 3, "", TypeJob, "auto-login-action timed out after 3 seconds", "off on off"},
 		{"job timeout", "hang", 4, 60, "", TypeJob, "job timed out after 4 seconds", "off on off"},
 		{"kernel panic", "panic", 120, 60, "", TypeJob, "Kernel panic - not syncing: VFS: Unable to mount root fs", "off on off"},
 		{"connection drop", "drop", 120, 60, "", TypeInfrastructure, "Connection closed", "off on off"},
@@ -269,6 +269,66 @@ func TestRunFailures(t *testing.T) {
 				t.Errorf("lava/job result = %v", job)
 			}
 		})
+	}
+}
+
+func TestRunTestShellFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, step        string
+		wantType, wantMsg string
+		wantResults       map[string]string
+	}{
+		{"timeout", "sleep 1000", TypeTest, "lava-test-shell timed out after 3 seconds",
+			map[string]string{"lava/0_smoke": "fail", "0_smoke/pass-case": "pass"}},
+		{"raise", "lava-test-raise disk is full", TypeTest, "disk is full",
+			map[string]string{"lava/0_smoke": "fail"}},
+		{"install fail", "", TypeTest, "Unable to start test stage 0",
+			map[string]string{"lava/stage_0": "fail"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, "ok")
+			job := fmt.Sprintf(jobTemplate, 120, 30, f.rootfs, f.sum, 30, 3)
+			if tt.step != "" {
+				job = strings.Replace(job, "          - lava-test-case fail-case --result fail\n", "          - "+tt.step+"\n", 1)
+			} else {
+				job = strings.Replace(job, "        run:\n", "        install:\n          steps: [exit 3]\n        run:\n", 1)
+			}
+			write(t, f.cfg.JobPath, job)
+			out := Run(context.Background(), f.cfg)
+			recs := f.out.records(t)
+			if out.ErrorType != tt.wantType || !strings.Contains(out.ErrorMsg, tt.wantMsg) {
+				t.Fatalf("outcome %+v\n%s", out, dump(recs))
+			}
+			res := results(recs)
+			for k, v := range tt.wantResults {
+				if res[k] == nil || res[k]["result"] != v {
+					t.Errorf("%s = %v, want %s", k, res[k], v)
+				}
+			}
+			if p := strings.Join(f.powerLog(t), " "); p != "off on off" {
+				t.Errorf("power sequence = %q", p)
+			}
+		})
+	}
+}
+
+func TestRunSkipTimeout(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "ok")
+	job := fmt.Sprintf(jobTemplate, 120, 30, f.rootfs, f.sum, 30, 3)
+	job = strings.Replace(job, "          - lava-test-case fail-case --result fail\n", "          - sleep 1000\n", 1)
+	job = strings.Replace(job, "    timeout: {seconds: 3}\n", "    timeout: {seconds: 3, skip: true}\n", 1)
+	write(t, f.cfg.JobPath, job)
+	out := Run(context.Background(), f.cfg)
+	recs := f.out.records(t)
+	if out.Result != "pass" {
+		t.Fatalf("outcome %+v\n%s", out, dump(recs))
+	}
+	if r := results(recs)["lava/lava-test-shell"]; r == nil || r["result"] != "fail" {
+		t.Errorf("lava-test-shell = %v", r)
 	}
 }
 
