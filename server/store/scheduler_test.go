@@ -94,6 +94,71 @@ func TestSchedulerStateWindow(t *testing.T) {
 	}
 }
 
+func TestSchedulerStateHealthCheckHistory(t *testing.T) {
+	t.Parallel()
+	l := newSchedLab(t)
+	perJobs := l.deviceType("perjobs", "job_name: hc\nvisibility: public\n")
+	l.exec(`UPDATE device_types SET health_denominator = 'jobs', health_frequency = 3 WHERE id = $1`, perJobs)
+	w := l.worker("w1")
+	d := l.device("dev01", perJobs, w, store.DeviceGood)
+	never := l.device("dev02", perJobs, w, store.DeviceGood)
+	hc := l.job(perJobs, 50)
+	checked := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	l.exec(`UPDATE jobs SET state = 'Finished', health = 'Complete', health_check = true, submit_time = $2,
+    start_time = $2, actual_device_id = $3 WHERE id = $1`, hc, checked, d)
+	l.exec(`UPDATE devices SET last_health_report_job_id = $1 WHERE id = $2`, hc, d)
+	for _, start := range []time.Duration{-time.Hour, time.Minute, 2 * time.Minute, 3 * time.Minute} {
+		j := l.job(perJobs, 50)
+		l.exec(`UPDATE jobs SET state = 'Finished', health = 'Complete', start_time = $2, actual_device_id = $3
+WHERE id = $1`, j, checked.Add(start), d)
+	}
+	st, err := l.st.SchedulerState(l.ctx, store.DefaultRealm, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]store.SchedDevice{}
+	for _, dev := range st.Devices {
+		got[dev.ID] = dev
+	}
+	if dev := got[d]; dev.LastHealthCheck == nil || !dev.LastHealthCheck.Equal(checked) || dev.JobsSinceHealthCheck != 3 {
+		t.Errorf("checked device: last %v, jobs since %d; want %v, 3", dev.LastHealthCheck, dev.JobsSinceHealthCheck, checked)
+	}
+	if dev := got[never]; dev.LastHealthCheck != nil || dev.JobsSinceHealthCheck != 0 {
+		t.Errorf("never checked device: last %v, jobs since %d", dev.LastHealthCheck, dev.JobsSinceHealthCheck)
+	}
+}
+
+// A group cut by the window is read whole.
+func TestSchedulerStateWindowKeepsGroups(t *testing.T) {
+	t.Parallel()
+	l := newSchedLab(t)
+	qemu := l.deviceType("qemu", "")
+	l.device("qemu01", qemu, l.worker("w1"), store.DeviceGood)
+	var want []int64
+	for range 3 {
+		want = append(want, l.job(qemu, 90))
+	}
+	g := l.group("g1", qemu, qemu)
+	l.exec(`UPDATE jobs SET priority = 90 WHERE target_group = 'g1'`)
+	l.job(qemu, 90) // after the group: outside the window of 4
+	want = append(want, g...)
+	st, err := l.st.SchedulerState(l.ctx, store.DefaultRealm, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, j := range st.Jobs {
+		got = append(got, j.ID)
+		if j.Group == "g1" && j.GroupSize != 2 {
+			t.Errorf("job %d group size %d, want 2", j.ID, j.GroupSize)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("jobs = %v, want %v", got, want)
+	}
+}
+
 func sameSet(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)
