@@ -14,9 +14,10 @@ import (
 //     health check, or a Good one whose check is due) get it first, and
 //     nothing else this pass.
 //  2. Jobs go by priority (highest first), then submission order (lowest id
-//     first), queued health checks ahead of everything; each takes the first
-//     free device that matches its type (or requested device) and has every
-//     tag it asks for, on an Online, Active worker with room.
+//     first), queued health checks ahead of everything; each takes a free
+//     device that matches its type (or requested device) and has every tag
+//     it asks for, on an Online, Active worker with room, preferring the
+//     device with the fewest tags (ties broken at random by State.Seed).
 //  3. A MultiNode group is placed whole or not at all.
 //
 // A device gets at most one job per pass. Decide does not modify s.
