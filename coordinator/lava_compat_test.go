@@ -104,9 +104,18 @@ func TestLAVAClient(t *testing.T) {
 	}
 }
 
+// debianPython is the interpreter that sees Debian's python3-* packages
+// (lava_dispatcher needs python3-yaml): LAVA_PYTHON, else /usr/bin/python3.
+func debianPython() string {
+	if p := os.Getenv("LAVA_PYTHON"); p != "" {
+		return p
+	}
+	return "/usr/bin/python3"
+}
+
 func runLAVAClient(ctx context.Context, t *testing.T, pyPath string, cfg map[string]any) map[string]any {
 	arg, _ := json.Marshal(cfg)
-	cmd := exec.CommandContext(ctx, "python3", filepath.Join("testdata", "lava_client.py"), string(arg))
+	cmd := exec.CommandContext(ctx, debianPython(), filepath.Join("testdata", "lava_client.py"), string(arg))
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+pyPath)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
