@@ -34,6 +34,7 @@ func (s *Server) restJobs(r chi.Router) {
 	r.HandleFunc("/jobs/{id}/csv/", allow(map[string]http.HandlerFunc{http.MethodGet: s.exportCSV}))
 	r.HandleFunc("/jobs/{id}/junit/", allow(map[string]http.HandlerFunc{http.MethodGet: s.exportJUnit}))
 	r.HandleFunc("/jobs/{id}/definition/", allow(map[string]http.HandlerFunc{http.MethodGet: s.jobDefinition}))
+	r.HandleFunc("/jobs/{id}/resubmit/", allow(map[string]http.HandlerFunc{http.MethodPost: s.resubmitJob}))
 	r.HandleFunc("/jobs/{id}/cancel/", allow(map[string]http.HandlerFunc{http.MethodGet: s.cancelJob, http.MethodPost: s.cancelJob}))
 }
 
@@ -364,6 +365,11 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 		restMessage(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("job definition is %d bytes, more than the %d allowed", len(def), jobdef.MaxDefinitionBytes))
 		return
 	}
+	s.submitDefinition(w, r, user, def)
+}
+
+// submitDefinition parses and stores def for user, answering as LAVA.
+func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *store.User, def string) {
 	job, err := jobdef.Parse([]byte(def))
 	if err != nil {
 		restMessage(w, http.StatusBadRequest, "Problem with submitted job data: "+err.Error())
@@ -392,6 +398,29 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 		Message string `json:"message"`
 		JobIDs  []any  `json:"job_ids"`
 	}{"job(s) successfully submitted", jobIDs})
+}
+
+// resubmitJob is POST jobs/<id>/resubmit/: the definition again (the whole
+// submission for a MultiNode job), submitted by the caller.
+func (s *Server) resubmitJob(w http.ResponseWriter, r *http.Request) {
+	user, ok := requireUser(w, r)
+	if !ok {
+		return
+	}
+	j, ok := s.visibleJob(w, r)
+	if !ok {
+		return
+	}
+	def := j.Definition
+	if j.IsMultinode() {
+		extras, err := s.store.JobExtras(r.Context(), []int64{j.ID})
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		def = extras[j.ID].MultinodeDefinition
+	}
+	s.submitDefinition(w, r, user, def)
 }
 
 // validateJob is POST jobs/validate/: 200 with "Job valid." or the errors.

@@ -324,3 +324,21 @@ func TestRESTCancel(t *testing.T) {
 		t.Errorf("after cancel: %s", body)
 	}
 }
+
+func TestRESTResubmit(t *testing.T) {
+	t.Parallel()
+	a := setupJobsAPI(t)
+	id := a.submit(t, apiJob)
+	path := "/api/v0.2/jobs/" + jid(id) + "/resubmit/"
+	if code, _ := a.do(t, "POST", path, "", "", ""); code != 403 {
+		t.Errorf("anonymous resubmit: %d", code)
+	}
+	code, body := a.do(t, "POST", path, a.rootTok, "", "")
+	if code != 201 || !strings.Contains(body, `"job_ids":[`+jid(id+1)+`]`) {
+		t.Fatalf("resubmit: %d %s", code, body)
+	}
+	_, body = a.do(t, "GET", "/api/v0.2/jobs/"+jid(id+1)+"/", "", "", "")
+	if !strings.Contains(body, `"submitter":"root"`) || !strings.Contains(body, `"description":"api job"`) {
+		t.Errorf("resubmitted job: %s", body)
+	}
+}
