@@ -54,6 +54,7 @@ func TestLAVAClient(t *testing.T) {
 			map[string]any{"request": "lava-send", "messageID": "ready", "message": map[string]any{"ip": "10.0.0.1"}},
 			map[string]any{"request": "lava-sync", "messageID": "sync1"},
 			map[string]any{"request": "lava-send", "messageID": "done"},
+			map[string]any{"request": "lava-sync", "messageID": "sync2"},
 			map[string]any{"request": "lava-wait-all", "messageID": "done"},
 		},
 	}
@@ -64,6 +65,9 @@ func TestLAVAClient(t *testing.T) {
 			map[string]any{"request": "lava-wait", "messageID": "ready"},
 			map[string]any{"request": "lava-sync", "messageID": "sync1"},
 			map[string]any{"request": "lava-send", "messageID": "done", "message": map[string]any{"k": "v"}},
+			// LAVA answers a role wait as soon as this client's own role has
+			// sent the ID; sync first so the server's message is there too.
+			map[string]any{"request": "lava-sync", "messageID": "sync2"},
 			map[string]any{"request": "lava-wait-all", "messageID": "done", "role": "server"},
 		},
 	}
@@ -92,11 +96,11 @@ func TestLAVAClient(t *testing.T) {
 	check("100.1", "group_data", roles)
 	check("100.1", "delayed_start", map[string]any{"response": "ack", "message": map[string]any{"100.0": map[string]any{}}})
 	check("100.0", "steps", []any{
-		map[string]any{"response": "ack"}, "ack", "sync1", "ack",
+		map[string]any{"response": "ack"}, "ack", "sync1", "ack", "sync2",
 		map[string]any{"100.0": map[string]any{}, "100.1": map[string]any{"k": "v"}},
 	})
 	check("100.1", "steps", []any{
-		map[string]any{"100.0": map[string]any{"ip": "10.0.0.1"}}, "sync1", "ack",
+		map[string]any{"100.0": map[string]any{"ip": "10.0.0.1"}}, "sync1", "ack", "sync2",
 		map[string]any{"100.0": map[string]any{}, "100.1": map[string]any{"k": "v"}},
 	})
 	if n := srv.Groups(); n != 0 {
