@@ -89,6 +89,8 @@ type Scheduler struct {
 	// submitted, and the range of event ids notified since the last check.
 	jobsPending        atomic.Bool
 	eventMin, eventMax atomic.Int64
+	// queue is only used by the pass loop.
+	queue queueWatch
 }
 
 // A database that stops answering must not hang the scheduler: each
@@ -167,6 +169,7 @@ func (s *Scheduler) lead(ctx context.Context, leader *store.Leader) error {
 	}
 	s.logger.InfoContext(ctx, "scheduler leading", slog.Int64("realm", s.cfg.RealmID))
 	s.setLeading(true)
+	s.queue = queueWatch{} // another leader may have canceled meanwhile: read afresh
 	lctx, cancel := context.WithCancel(ctx)
 	wake := make(chan struct{}, 1)
 	listenErr := make(chan error, 1)
@@ -274,8 +277,8 @@ func (s *Scheduler) woken(ctx context.Context) bool {
 	return ok
 }
 
-// maintain applies worker liveness: stale workers go Offline, and jobs of
-// workers gone for longer than the grace end Incomplete.
+// maintain applies worker liveness (stale workers go Offline, and jobs of
+// workers gone for longer than the grace end Incomplete) and queue timeouts.
 func (s *Scheduler) maintain(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -293,6 +296,7 @@ func (s *Scheduler) maintain(ctx context.Context) {
 	for _, j := range lost {
 		s.logger.WarnContext(ctx, "job lost with its worker", slog.Int64("job_id", j.ID), slog.String("worker", j.Worker))
 	}
+	s.expireQueued(ctx, time.Now())
 }
 
 // runPass runs one pass; when some decisions met changed rows, it asks for

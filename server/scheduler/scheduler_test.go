@@ -267,3 +267,22 @@ WHERE application_name = $1 AND query LIKE '%pg_try_advisory_lock%'`, app).Scan(
 		}
 	}
 }
+
+func TestRunCancelsAtQueueTimeout(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	nodev := l.deviceType("nodev", "") // no device: the jobs wait
+	timed, waiting := l.job(nodev, 50), l.job(nodev, 50)
+	l.exec(`UPDATE jobs SET definition = definition || E'timeouts:\n  queue:\n    minutes: 10\n',
+    submit_time = now() - interval '1 hour' WHERE id = $1`, timed)
+	l.exec(`UPDATE jobs SET definition = definition || E'timeouts:\n  queue:\n    days: 1\n',
+    submit_time = now() - interval '1 hour' WHERE id = $1`, waiting)
+	r := start(t, l.st, scheduler.Config{})
+	waitFor(t, r.passes, "job canceled", func() bool { return strings.HasPrefix(l.state(timed), "Finished/") })
+	if got := l.state(timed); got != "Finished/Canceled/-" {
+		t.Errorf("timed out job = %s, want Finished/Canceled", got)
+	}
+	if got := l.state(waiting); got != "Submitted/Unknown/-" {
+		t.Errorf("job within its queue timeout = %s, want Submitted", got)
+	}
+}

@@ -491,3 +491,47 @@ func TestEventsWakeScheduler(t *testing.T) {
 		}
 	}
 }
+
+func TestQueuedDefinitionsAndCancelQueued(t *testing.T) {
+	t.Parallel()
+	l := newSchedLab(t)
+	qemu := l.deviceType("qemu", "")
+	plain := l.job(qemu, 50)
+	timed := l.job(qemu, 50)
+	l.exec(`UPDATE jobs SET definition = definition || E'timeouts:\n  queue:\n    minutes: 5\n' WHERE id = $1`, timed)
+	defs, next, err := l.st.QueuedDefinitions(l.ctx, store.DefaultRealm, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defs) != 1 || defs[0].ID != timed || next < timed {
+		t.Fatalf("definitions = %+v next %d, want job %d only", defs, next, timed)
+	}
+	if again, _, err := l.st.QueuedDefinitions(l.ctx, store.DefaultRealm, next); err != nil || len(again) != 0 {
+		t.Errorf("second read = %+v %v, want nothing new", again, err)
+	}
+	ok, err := l.st.CancelQueued(l.ctx, store.DefaultRealm, timed, "queue timeout")
+	if err != nil || !ok {
+		t.Fatalf("cancel = %v %v", ok, err)
+	}
+	if got := l.jobState(timed); got != "Finished/Canceled/-" {
+		t.Errorf("canceled job = %s", got)
+	}
+	if got := l.str(`SELECT failure_comment FROM jobs WHERE id = $1`, timed); got != "queue timeout" {
+		t.Errorf("comment = %q", got)
+	}
+	if ok, err := l.st.CancelQueued(l.ctx, store.DefaultRealm, timed, "again"); err != nil || ok {
+		t.Errorf("cancel of a finished job = %v %v, want false", ok, err)
+	}
+	if got := l.jobState(plain); got != "Submitted/Unknown/-" {
+		t.Errorf("other job = %s", got)
+	}
+	g := l.group("g1", qemu, qemu)
+	if ok, err := l.st.CancelQueued(l.ctx, store.DefaultRealm, g[1], "queue timeout"); err != nil || !ok {
+		t.Fatalf("cancel group = %v %v", ok, err)
+	}
+	for _, id := range g {
+		if got := l.jobState(id); got != "Finished/Canceled/-" {
+			t.Errorf("sub-job %d = %s, want canceled with its group", id, got)
+		}
+	}
+}
