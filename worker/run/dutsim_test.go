@@ -197,7 +197,7 @@ func TestDutsimHangAtBoot(t *testing.T) {
 	t.Cleanup(srv.Close)
 	out := Run(context.Background(), dutsimConfig(t, board, 3, srv.URL))
 	recs := logs.records(t)
-	if out.Result != "fail" || out.ErrorType != TypeJob || !strings.Contains(out.ErrorMsg, "timed out after 3 seconds") {
+	if out.Result != "fail" || out.ErrorType != TypeJob || !strings.Contains(out.ErrorMsg, "auto-login-action timed out after") {
 		t.Fatalf("outcome %+v\n%s", out, dump(recs))
 	}
 	if job := results(recs)["lava/job"]; job == nil || job["result"] != "fail" || job["error_type"] != TypeJob {

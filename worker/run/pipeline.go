@@ -60,23 +60,30 @@ func describe(steps []*Step) []map[string]any {
 type runner struct {
 	log *Logger
 	now func() time.Time
-	// jobDeadline is when the job times out; a step that would outlive it
-	// keeps the job's cause so the error names the job timeout.
-	jobDeadline time.Time
+	// base carries the job timeout and the cancel; every step's context
+	// derives from it. Nil means the context passed to runSteps.
+	base context.Context
 }
 
 // stepContext bounds a step by its own timeout and its parent's deadline.
-// As LAVA's nested alarms, when the parent step ends first the child still
-// fails with its own error (a test shell stays a LAVATimeoutError), so the
-// child's deadline is set just before the parent's.
+// As LAVA's nested alarms, when the parent step runs out first the child
+// still fails with its own error (a test shell stays a LAVATimeoutError):
+// the child's context hangs off r.base (job timeout and cancel) rather than
+// off the parent step, with the earlier of the two deadlines, so the
+// parent's timer can never win the race.
 func (r *runner) stepContext(parent context.Context, s *Step, start time.Time) (context.Context, context.CancelFunc, time.Duration) {
+	base := r.base
+	if base == nil {
+		base = parent
+	}
 	dl := start.Add(s.Timeout)
-	if pd, ok := parent.Deadline(); ok && !pd.After(dl) {
-		if !r.jobDeadline.IsZero() && !pd.Before(r.jobDeadline) {
-			ctx, cancel := context.WithCancel(parent)
-			return ctx, cancel, pd.Sub(start)
-		}
-		dl = pd.Add(-time.Millisecond)
+	if pd, ok := parent.Deadline(); ok && pd.Before(dl) {
+		dl = pd
+	}
+	if jd, ok := base.Deadline(); ok && !dl.Before(jd) {
+		// The job (or cleanup) deadline comes first: its cause names it.
+		ctx, cancel := context.WithCancel(base)
+		return ctx, cancel, jd.Sub(start)
 	}
 	typ := s.TimeoutType
 	if typ == "" {
@@ -84,7 +91,7 @@ func (r *runner) stepContext(parent context.Context, s *Step, start time.Time) (
 	}
 	secs := int(dl.Sub(start).Round(time.Second).Seconds())
 	cause := &Error{Type: typ, Msg: fmt.Sprintf("%s timed out after %d seconds", s.Name, secs)}
-	ctx, cancel := context.WithDeadlineCause(parent, dl, cause)
+	ctx, cancel := context.WithDeadlineCause(base, dl, cause)
 	return ctx, cancel, dl.Sub(start)
 }
 

@@ -159,8 +159,7 @@ func runJob(ctx context.Context, cfg Config, log *Logger) (out Outcome) {
 	jobErr := &Error{Type: TypeJob, Msg: fmt.Sprintf("job timed out after %d seconds", int(j.Timeouts.Job.Seconds()))}
 	jctx, cancel := context.WithTimeoutCause(ctx, j.Timeouts.Job, jobErr)
 	defer cancel()
-	dl, _ := jctx.Deadline()
-	r := &runner{log: log, now: time.Now, jobDeadline: dl}
+	r := &runner{log: log, now: time.Now, base: jctx}
 	err = r.runSteps(jctx, steps[:len(steps)-1], true)
 	if err != nil && errors.Is(context.Cause(jctx), jobErr) {
 		err = jobErr // name the job timeout, not the action that was running
@@ -249,7 +248,7 @@ func (j *Job) finalize(ctx context.Context, cfg Config, fin *Step) error {
 	} else {
 		fin.Children[0].Run = powerOff
 		fin.Run = func(ctx context.Context, s *Step) error { return nil }
-		err = (&runner{log: j.Log, now: time.Now}).runSteps(cctx, []*Step{fin}, true)
+		err = (&runner{log: j.Log, now: time.Now, base: cctx}).runSteps(cctx, []*Step{fin}, true)
 	}
 	if j.Console != nil {
 		j.Console.Close()
