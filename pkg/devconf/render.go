@@ -127,6 +127,7 @@ func (r *Renderer) render(dictionary string, vars map[string]any) (out string, e
 	// The context top-level statements write to; blocks render in it (see
 	// scopedBlock).
 	top := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables).
+		Update(exec.NewContext(map[string]any{"range": boundedRange})).
 		Inherit().Update(exec.NewContext(vars))
 	env := &exec.Environment{
 		Context:           top,
@@ -139,8 +140,8 @@ func (r *Renderer) render(dictionary string, vars map[string]any) (out string, e
 	if err != nil {
 		return "", ld.explain(fmt.Errorf("parse device dictionary: %w", err))
 	}
-	var buf bytes.Buffer
-	if err := executeChain(tpl, env, cfg, ld, &buf); err != nil {
+	buf := &cappedBuffer{max: MaxConfigBytes}
+	if err := executeChain(tpl, env, cfg, ld, buf); err != nil {
 		return "", ld.explain(fmt.Errorf("render device dictionary: %w", err))
 	}
 	return buf.String(), nil
@@ -329,3 +330,56 @@ var filters = func() *exec.FilterSet {
 	}
 	return fs
 }()
+
+// cappedBuffer fails writes past max bytes, so that a runaway loop in a
+// template ends in an error rather than in memory exhaustion.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		return 0, fmt.Errorf("rendered device configuration is larger than %d bytes", b.max)
+	}
+	return b.Buffer.Write(p)
+}
+
+func (b *cappedBuffer) WriteString(s string) (int, error) { return b.Write([]byte(s)) }
+
+// MaxRange bounds range() in templates.
+const MaxRange = 100000
+
+// boundedRange replaces gonja's range(), which feeds a loop from a
+// goroutine that leaks when the loop stops early, with a bounded list.
+func boundedRange(_ *exec.Evaluator, params *exec.VarArgs) ([]int, error) {
+	args := make([]int, len(params.Args))
+	for i, a := range params.Args {
+		if !a.IsInteger() {
+			return nil, fmt.Errorf("range() takes integers")
+		}
+		args[i] = a.Integer()
+	}
+	start, stop, step := 0, 0, 1
+	switch len(args) {
+	case 1:
+		stop = args[0]
+	case 2:
+		start, stop = args[0], args[1]
+	case 3:
+		start, stop, step = args[0], args[1], args[2]
+	default:
+		return nil, fmt.Errorf("range() takes 1 to 3 integers")
+	}
+	if step == 0 {
+		return nil, fmt.Errorf("range() step cannot be 0")
+	}
+	var out []int
+	for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
+		if len(out) == MaxRange {
+			return nil, fmt.Errorf("range() longer than %d", MaxRange)
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}

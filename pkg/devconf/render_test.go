@@ -168,6 +168,8 @@ func TestRenderErrors(t *testing.T) {
 		{"{% extends 'list.jinja2' %}", "not a YAML mapping"},
 		{"{% extends '../etc/passwd' %}", "invalid template name"},
 		{strings.Repeat("#", MaxDictionaryBytes+1), "larger than"},
+		{"{% for i in range(90000) %}" + strings.Repeat("x", 50000) + "{% endfor %}", "larger than"},
+		{"{% for i in range(10000000) %}{% endfor %}", "range() longer than"},
 	} {
 		_, err := r.Render(tc.dict)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -237,6 +239,7 @@ func TestPythonRepr(t *testing.T) {
 		`{{ {'b': 'x', 'a': ['y']} }}`:                `{'b': 'x', 'a': ['y']}`,
 		`{{ ['say "hi"', "both ' \""] }}`:             `['say "hi"', 'both \' "']`,
 		`{{ undefined_thing }}|{{ 'plain' }}|{{ 3 }}`: `|plain|3`,
+		`{% for i in range(3, 0, -1) %}{{ i }}{% endfor %}{% for i in range(2) %}{{ i }}{% endfor %}`: `32101`,
 	} {
 		out, err := r.render(src, nil)
 		if err != nil || out != want {
