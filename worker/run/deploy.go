@@ -164,17 +164,26 @@ func download(ctx context.Context, log *Logger, art artifact, dir string) (strin
 	}
 	elapsed := time.Since(start).Seconds()
 	log.Infof("%d bytes downloaded in %.2f s (%.2f MB/s)", pr.done, elapsed, float64(pr.done)/1e6/max(elapsed, 1e-3))
+	if err := verifyChecksums(log, art, hashes); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// verifyChecksums compares the hashes of the downloaded bytes with the
+// job's; a mismatch is the job's fault and names the artifact.
+func verifyChecksums(log *Logger, art artifact, hashes map[string]hash.Hash) error {
 	for alg, want := range art.Checksums {
 		h, ok := hashes[alg]
 		if !ok {
 			continue
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != want {
-			return "", JobError("%s: %s mismatch for %s: got %s, expected %s", art.Key, alg, art.URL, got, want)
+			return JobError("%s: %s mismatch for %s: got %s, expected %s", art.Key, alg, art.URL, got, want)
 		}
 		log.Infof("%s %s: %s", art.Key, alg, want)
 	}
-	return dst, nil
+	return nil
 }
 
 func openArtifact(ctx context.Context, u *url.URL, key string) (io.ReadCloser, int64, error) {
