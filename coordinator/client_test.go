@@ -122,6 +122,32 @@ func TestFramingOverTCP(t *testing.T) {
 	}
 }
 
+func TestTooManyConnections(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Config{MaxConns: 1, IOTimeout: 5 * time.Second})
+	idle, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// The idle connection holds the only slot once accepted; a second one
+	// is closed without a reply until the first is gone.
+	closedAtOnce := func() bool {
+		return len(rawExchange(t, srv.Addr().String(), AppendMessage(nil, baseFor(srvA, "g").with(gd(1)).String()))) == 0
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !closedAtOnce() {
+		if time.Now().After(deadline) {
+			t.Fatal("second connection was served while the first held the only slot")
+		}
+	}
+	idle.Close()
+	c := newTestClient(t, srv.Addr(), "g2", "1.0", "r", 1)
+	if _, err := c.GroupData(context.Background()); err != nil {
+		t.Fatalf("after the slot is free: %v", err)
+	}
+}
+
 func TestRestartMidWait(t *testing.T) {
 	t.Parallel()
 	state := filepath.Join(t.TempDir(), "coordinator.json")

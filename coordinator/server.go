@@ -27,6 +27,9 @@ type Config struct {
 	MaxMessage int
 	// IOTimeout bounds reading a request and writing its reply; 0 means 30 s.
 	IOTimeout time.Duration
+	// MaxConns bounds the connections served at once (4096 when 0); more
+	// are closed at once, which LAVA's client treats as "wait".
+	MaxConns int
 }
 
 // Server is a running coordinator. Unlike LAVA's single loop it serves
@@ -40,6 +43,7 @@ type Server struct {
 	groups map[string]*group
 
 	persist *persister
+	slots   chan struct{} // one per connection being served
 	conns   sync.WaitGroup
 	served  atomic.Int64
 }
@@ -55,7 +59,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IOTimeout <= 0 {
 		cfg.IOTimeout = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, groups: map[string]*group{}}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 4096
+	}
+	s := &Server{cfg: cfg, logger: cfg.Logger, groups: map[string]*group{}, slots: make(chan struct{}, cfg.MaxConns)}
 	if cfg.StateFile != "" {
 		groups, err := loadState(cfg.StateFile)
 		if err != nil {
@@ -103,9 +110,16 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			break
 		}
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			s.logger.Warn("too many coordinator connections", slog.Int("max", s.cfg.MaxConns))
+			conn.Close()
+			continue
+		}
 		s.conns.Add(1)
 		go func() {
-			defer s.conns.Done()
+			defer func() { <-s.slots; s.conns.Done() }()
 			s.serveConn(conn)
 		}()
 	}

@@ -106,3 +106,36 @@ func TestWebSocketProtocol(t *testing.T) {
 		t.Fatal("no close frame on shutdown")
 	}
 }
+
+func TestTooFarBehindIsDropped(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	for i := range 30 {
+		insertEvent(t, st, "device", "lavaserver", deviceData(i))
+	}
+	h := publisher.NewHub(st, testLogger(t), publisher.HubConfig{MaxLag: 10})
+	hubRun(t, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sub, err := h.Subscribe(ctx, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if m, err := sub.Next(ctx); !errors.Is(err, publisher.ErrTooSlow) {
+		t.Fatalf("Next 30 ids behind with MaxLag 10 = %+v, %v", m, err)
+	}
+	c := dialWS(t, startWS(t, h)+"?since=0")
+	select {
+	case err := <-c.done:
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.StatusTryAgainLater || ce.Reason != "too slow: resume with ?since=0" {
+			t.Fatalf("websocket closed with %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("websocket not closed")
+	}
+	if s := h.Stats(); s.Dropped != 2 {
+		t.Fatalf("dropped %d, want 2", s.Dropped)
+	}
+}
