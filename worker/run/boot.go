@@ -23,6 +23,8 @@ var (
 	loginIncorrectR = regexp.MustCompile(loginIncorrect)
 	loginTimedOutR  = regexp.MustCompile(loginTimedOut)
 	restOfLine      = regexp.MustCompile(`^[^\r\n]*[\r\n]`)
+	// neverMatch holds the failure_message slot when there is none.
+	neverMatch = regexp.MustCompile(`[^\x00-\x{10FFFF}]`)
 )
 
 // overlayChunk is the base64 text sent per command: well below the 4 KiB
@@ -54,15 +56,33 @@ func buildMinimalBoot(j *Job, a jobdef.Action) (*Step, error) {
 	if v, ok := a.Params["reset"]; !ok || truthy(v) {
 		children = append(children, j.step(a, "reset-device", "reboot or power-cycle the device", j.resetRun))
 	}
+	failure, err := failurePattern(a)
+	if err != nil {
+		return nil, err
+	}
 	if len(prompts) > 0 {
 		children = append(children, j.step(a, "auto-login-action", "automatically login after boot using job parameters and checking for messages.",
-			func(ctx context.Context, s *Step) error { return j.autoLogin(ctx, s, login, prompts) }))
+			func(ctx context.Context, s *Step) error { return j.autoLogin(ctx, s, login, prompts, failure) }))
 		if j.hasTestAfter(a.Index) {
 			children = append(children, j.step(a, "transfer-overlay", "transfer the test overlay over the console",
 				func(ctx context.Context, s *Step) error { return j.transferOverlay(ctx, s.Name) }))
 		}
 	}
 	return j.step(a, "minimal-boot", "connect and reset device", nil, children...), nil
+}
+
+// failurePattern is the boot's failure_message: matched during boot, it
+// ends the job at once.
+func failurePattern(a jobdef.Action) (*regexp.Regexp, error) {
+	msg := stringOf(a.Params["failure_message"])
+	if msg == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(msg)
+	if err != nil {
+		return nil, JobError("actions[%d].boot.failure_message: %v", a.Index, err)
+	}
+	return re, nil
 }
 
 func truthy(v any) bool {
@@ -150,7 +170,7 @@ func (j *Job) resetRun(ctx context.Context, s *Step) error {
 	return runHostCommands(ctx, j.Log, cmds.PowerOn)
 }
 
-func (j *Job) autoLogin(ctx context.Context, s *Step, l *autoLogin, prompts []*regexp.Regexp) error {
+func (j *Job) autoLogin(ctx context.Context, s *Step, l *autoLogin, prompts []*regexp.Regexp, failure *regexp.Regexp) error {
 	c := j.Console
 	if c == nil {
 		return Bug("auto-login-action started without a connection")
@@ -158,10 +178,10 @@ func (j *Job) autoLogin(ctx context.Context, s *Step, l *autoLogin, prompts []*r
 	j.Prompts = prompts
 	if l == nil {
 		j.Log.Debugf("No login prompt set.")
-		return j.waitBoot(ctx, s, append([]*regexp.Regexp{kernelPanic}, prompts...))
+		return j.waitBoot(ctx, s, failure, prompts)
 	}
 	j.Log.Infof("Waiting for the login prompt")
-	if err := j.waitBoot(ctx, s, []*regexp.Regexp{kernelPanic, regexp.MustCompile(l.loginPrompt)}); err != nil {
+	if err := j.waitBoot(ctx, s, failure, []*regexp.Regexp{regexp.MustCompile(l.loginPrompt)}); err != nil {
 		return err
 	}
 	j.Log.Debugf("Sending username %s", l.username)
@@ -204,14 +224,22 @@ func (j *Job) autoLogin(ctx context.Context, s *Step, l *autoLogin, prompts []*r
 	return nil
 }
 
-// waitBoot waits for patterns[1:] and fails fast on a kernel panic
-// (patterns[0]), as LAVA's kernel-messages check: a JobError.
-func (j *Job) waitBoot(ctx context.Context, s *Step, patterns []*regexp.Regexp) error {
-	idx, err := j.Console.Expect(ctx, patterns)
-	if err != nil {
-		return err
+// waitBoot waits for one of want and fails fast on a kernel panic (a
+// JobError, as LAVA's kernel-messages check) or the job's failure_message.
+func (j *Job) waitBoot(ctx context.Context, s *Step, failure *regexp.Regexp, want []*regexp.Regexp) error {
+	patterns := []*regexp.Regexp{kernelPanic, neverMatch}
+	if failure != nil {
+		patterns[1] = failure
 	}
-	if idx != 0 {
+	idx, err := j.Console.Expect(ctx, append(patterns, want...))
+	switch {
+	case err != nil:
+		return err
+	case idx == 1:
+		halt := fmt.Sprintf("Matched job-specific failure message: '%s'", failure)
+		j.Log.Errorf("%s %s", s.Name, halt)
+		return JobError("%s", halt)
+	case idx > 1:
 		return nil
 	}
 	msg := "Kernel panic - not syncing"

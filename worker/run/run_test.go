@@ -241,18 +241,31 @@ func TestRunFailures(t *testing.T) {
 		sum                     string
 		wantType, wantMsg       string
 		wantPower               string
+		edit                    func(job string) string
 	}{
-		{"hang at boot", "hang", 120, 3, "", TypeJob, "auto-login-action timed out after", "off on off"},
-		{"job timeout", "hang", 4, 60, "", TypeJob, "job timed out after 4 seconds", "off on off"},
-		{"kernel panic", "panic", 120, 60, "", TypeJob, "Kernel panic - not syncing: VFS: Unable to mount root fs", "off on off"},
-		{"connection drop", "drop", 120, 60, "", TypeInfrastructure, "Connection closed", "off on off"},
-		{"checksum", "ok", 120, 60, strings.Repeat("0", 64), TypeJob, "rootfs: sha256sum mismatch", "off"},
+		{"hang at boot", "hang", 120, 3, "", TypeJob, "auto-login-action timed out after", "off on off", nil},
+		{"job timeout", "hang", 4, 60, "", TypeJob, "job timed out after 4 seconds", "off on off", nil},
+		{"kernel panic", "panic", 120, 60, "", TypeJob, "Kernel panic - not syncing: VFS: Unable to mount root fs", "off on off", nil},
+		{"connection drop", "drop", 120, 60, "", TypeInfrastructure, "Connection closed", "off on off", nil},
+		{"checksum", "ok", 120, 60, strings.Repeat("0", 64), TypeJob, "rootfs: sha256sum mismatch", "off", nil},
+		{"failure message", "hang", 120, 60, "", TypeJob, "Matched job-specific failure message: 'waiting for root'", "off on off",
+			func(job string) string {
+				return strings.Replace(job, "    method: minimal\n", "    method: minimal\n    failure_message: waiting for root\n", 1)
+			}},
+		{"interactive", "ok", 120, 60, "", TypeJob, "only test definitions are supported", "",
+			func(job string) string {
+				return job[:strings.Index(job, "    definitions:")] + "    interactive: []\n"
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := setup(t, tt.mode)
 			f.job(t, tt.jobTimeout, tt.bootTimeout, tt.sum)
+			if tt.edit != nil {
+				data, _ := os.ReadFile(f.cfg.JobPath)
+				write(t, f.cfg.JobPath, tt.edit(string(data)))
+			}
 			out := Run(context.Background(), f.cfg)
 			recs := f.out.records(t)
 			if out.Result != "fail" || out.ErrorType != tt.wantType || !strings.Contains(out.ErrorMsg, tt.wantMsg) {

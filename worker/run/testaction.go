@@ -110,6 +110,9 @@ func (j *Job) buildOverlay() error {
 }
 
 func buildTest(j *Job, a jobdef.Action) (*Step, error) {
+	if _, ok := a.Params["definitions"]; !ok {
+		return nil, JobError("actions[%d].test: only test definitions are supported by this dispatcher (not interactive or monitors)", a.Index)
+	}
 	stage := 0
 	for _, b := range j.Def.Actions {
 		if b.Index < a.Index && b.Kind == "test" {
