@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -183,9 +184,9 @@ func TestLavaRunKilledEndsIncomplete(t *testing.T) {
 	l := startLab(t, 1, dbURL)
 	id := l.submit(jobWithSteps("killed", 5*time.Minute, "echo sleeping-now", "sleep 300"))
 	waitFor(t, 2*time.Minute, "the test to start sleeping", func() bool {
-		return strings.Contains(l.logs(id), "sleeping-now")
+		return strings.Contains(l.logsSoFar(id), "sleeping-now")
 	})
-	pid := findLavaRun(t, id)
+	pid := findLavaRun(t, id, l.dir)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill lava-run %d: %v", pid, err)
 	}
@@ -225,8 +226,9 @@ func deviceWentUnknown(t testing.TB, dbURL, device string, jobID int64) bool {
 	return n > 0
 }
 
-// findLavaRun finds the lava-run process of a job by its command line.
-func findLavaRun(t testing.TB, jobID int64) int {
+// findLavaRun finds the lava-run process of a job by its command line: its
+// job id and its output folder under dir (parallel tests share job ids).
+func findLavaRun(t testing.TB, jobID int64, dir string) int {
 	t.Helper()
 	want := fmt.Sprintf("--job-id=%d", jobID)
 	var pid int
@@ -242,7 +244,8 @@ func findLavaRun(t testing.TB, jobID int64) int {
 				continue
 			}
 			args := strings.Split(string(b), "\x00")
-			if len(args) > 0 && strings.HasSuffix(args[0], "lava-run") && strings.Contains(string(b), want) {
+			if len(args) > 0 && strings.HasSuffix(args[0], "lava-run") && slices.Contains(args, want) &&
+				strings.Contains(string(b), "--output-dir="+dir+"/") {
 				pid = n
 				return true
 			}
@@ -292,7 +295,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 func TestLabOwnCluster(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, 1, "")
-	if _, err := os.Stat(filepath.Join(l.dir, "pg", "PG_VERSION")); err != nil {
+	if _, err := os.Stat(filepath.Join(l.dir, "pg", "data", "PG_VERSION")); err != nil {
 		t.Fatalf("no cluster under the data folder: %v", err)
 	}
 	id := l.submit(smokeJob(t))

@@ -162,6 +162,10 @@ func shortTempDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The postgres user of a private cluster must traverse it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
 }
@@ -255,6 +259,19 @@ func (c *client) waitFinished(id int64, timeout time.Duration) jobView {
 func (c *client) logs(id int64) string {
 	c.t.Helper()
 	code, b := c.do("GET", fmt.Sprintf("/api/v0.2/jobs/%d/logs/", id), "", nil)
+	if code != http.StatusOK {
+		c.t.Fatalf("logs of %d: %d %s", id, code, b)
+	}
+	return string(b)
+}
+
+// logsSoFar is the log, or "" while the job has none yet.
+func (c *client) logsSoFar(id int64) string {
+	c.t.Helper()
+	code, b := c.do("GET", fmt.Sprintf("/api/v0.2/jobs/%d/logs/", id), "", nil)
+	if code == http.StatusNotFound {
+		return ""
+	}
 	if code != http.StatusOK {
 		c.t.Fatalf("logs of %d: %d %s", id, code, b)
 	}

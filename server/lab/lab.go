@@ -168,7 +168,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 
 	for _, b := range boot.boards {
 		goService("board "+b.name, func(ctx context.Context) error {
-			return dutsim.Run(ctx, dutsim.Config{Dir: b.dir, Name: b.name}, logger.With("board", b.name))
+			return dutsim.Run(ctx, dutsim.Config{Dir: b.dir, Name: b.name}, logger)
 		})
 	}
 

@@ -64,7 +64,7 @@ func TestServerRestartMidJobLosesNoLogLine(t *testing.T) {
 		fmt.Sprintf("for i in $(seq 1 %d); do echo out-line-$i; sleep 0.05; done", lines),
 		"lava-test-case after-restart --result pass"))
 	waitFor(t, 2*time.Minute, "the job to print its first lines", func() bool {
-		return strings.Contains(c.logs(id), "out-line-5\"")
+		return strings.Contains(c.logsSoFar(id), "out-line-5\"")
 	})
 	s.server.kill()
 	s.startServer()
