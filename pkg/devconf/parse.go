@@ -1,11 +1,10 @@
 package devconf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // MaxConfigBytes bounds what Parse reads: a rendered device configuration is
@@ -21,15 +20,15 @@ func Parse(data []byte) (*Device, error) {
 	if len(data) > MaxConfigBytes {
 		return nil, fmt.Errorf("device configuration: %d bytes exceeds %d", len(data), MaxConfigBytes)
 	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("device configuration: %w", err)
-	}
-	if raw == nil {
+	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, ErrEmpty
 	}
+	// DecodeYAML keeps the last of duplicate keys, as PyYAML does.
+	raw, err := DecodeYAML(data)
+	if err != nil {
+		return nil, err
+	}
 	d := &Device{Raw: raw}
-	var err error
 	if d.Hostname, err = optString(raw, "hostname"); err != nil {
 		return nil, err
 	}

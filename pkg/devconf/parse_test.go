@@ -71,6 +71,8 @@ func TestParseErrors(t *testing.T) {
 		name, doc, want string
 	}{
 		{"empty", "", "empty"},
+		{"comment only", "# nothing\n", "not a YAML mapping"},
+		{"list", "- a\n", "not a YAML mapping"},
 		{"syntax", "commands: [", "device configuration"},
 		{"not a map", "commands: 3", "commands: expected a mapping"},
 		{"bad list item", "commands:\n  power_on: [1]", "commands.power_on[0]: expected a string"},
@@ -87,6 +89,17 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	d, err := Parse([]byte("commands:\n  connect: old\n  connect: new\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Commands.Connect != "new" {
+		t.Errorf("connect = %q, want the last value", d.Commands.Connect)
 	}
 }
 

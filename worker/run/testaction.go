@@ -23,6 +23,9 @@ func (j *Job) planOverlay() error {
 		JobID:       j.ID,
 		Environment: map[string]string{"LAVA_JOB_ID": j.ID},
 	}
+	if sh := stringOf(j.constant("posix", "lava_test_sh_cmd")); sh != "" {
+		j.Overlay.Environment["SHELL"] = sh // the shell lava-test-shell runs run.sh with
+	}
 	j.patterns = map[string]*patternSpec{}
 	stage, index := 0, 0
 	for _, a := range j.Def.Actions {
