@@ -1,6 +1,7 @@
 package jobdef
 
 import (
+	"errors"
 	"math/big"
 	"reflect"
 	"testing"
@@ -79,5 +80,22 @@ func TestYAML11DuplicateKeepsFirstPosition(t *testing.T) {
 	}
 	if len(v.keys) != 2 || v.keys[0].s != "a" || v.vals[0].i.Int64() != 3 || v.vals[0].line != 3 {
 		t.Errorf("keys %v", v.goValue())
+	}
+}
+
+func TestDecodeYAML11(t *testing.T) {
+	t.Parallel()
+	got, err := DecodeYAML11([]byte("run:\n  steps: [yes, 010]\nrun:\n  steps: [on]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"run": map[string]any{"steps": []any{true}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v", got)
+	}
+	_, err = DecodeYAML11([]byte("a: [\n"))
+	var e Error
+	if !errors.As(err, &e) || e.Line == 0 {
+		t.Errorf("syntax error = %#v", err)
 	}
 }
