@@ -33,6 +33,8 @@ type Job struct {
 	Downloads map[string]string
 	// patterns per definition run id (parse.pattern).
 	patterns map[string]*patternSpec
+	// paths of the definitions per run id, for the lava results.
+	paths map[string]string
 }
 
 type patternSpec struct {

@@ -145,6 +145,22 @@ actions:
           - lava-test-case speed --result pass --measurement 1.5 --units s
           - test "$GOLAVA_GREETING" = "hello world" && lava-test-case env-dut --result pass
           - echo '<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=echoed RESULT=pass>' | sed 's/^/x/'
+    - from: inline
+      name: parsed
+      path: inline/parsed.yaml
+      repository:
+        metadata:
+          format: Lava-Test Test Definition 1.0
+          name: parsed
+          description: results from parse.pattern
+        run:
+          steps:
+          - 'printf "boot_time: %%s 3.5\nprobe: %%s\n" OK BAD'
+        parse:
+          pattern: '^(?P<test_case_id>\w+): (?P<result>OK|BAD)( (?P<measurement>[0-9.]+))?'
+          fixupdict:
+            OK: pass
+            BAD: fail
 `
 
 func (f *fixture) job(t *testing.T, jobTimeout, bootTimeout int, sum string) {
@@ -202,6 +218,7 @@ func TestRunPass(t *testing.T) {
 		"lava/0_smoke": "pass", "lava/job": "pass", "lava/validate": "pass",
 		"lava/minimal-boot": "pass", "lava/auto-login-action": "pass", "lava/lava-test-shell": "pass",
 		"lava/download-retry": "pass", "lava/power-off": "pass", "0_smoke/env-dut": "pass",
+		"1_parsed/boot_time": "pass", "1_parsed/probe": "fail", "lava/1_parsed": "pass",
 	}
 	for k, v := range want {
 		if got := res[k]; got == nil || got["result"] != v {
@@ -210,6 +227,9 @@ func TestRunPass(t *testing.T) {
 	}
 	if _, ok := res["0_smoke/echoed"]; ok {
 		t.Error("a signal inside a line was taken as a result")
+	}
+	if m := res["1_parsed/boot_time"]; m["measurement"] != 3.5 {
+		t.Errorf("pattern measurement = %v", m)
 	}
 	if m := res["0_smoke/speed"]; m["measurement"] != 1.5 || m["units"] != "s" {
 		t.Errorf("measurement = %v", m)

@@ -27,6 +27,7 @@ func (j *Job) planOverlay() error {
 		j.Overlay.Environment["SHELL"] = sh // the shell lava-test-shell runs run.sh with
 	}
 	j.patterns = map[string]*patternSpec{}
+	j.paths = map[string]string{}
 	stage, index := 0, 0
 	for _, a := range j.Def.Actions {
 		if a.Kind != "test" {
@@ -66,6 +67,7 @@ func (j *Job) inlineDefinition(a jobdef.Action, i int, d any, index int) (overla
 		return overlay.Definition{}, JobError("%s.name: invalid name %q", where, name)
 	}
 	def := overlay.Definition{Name: name, Index: index, UUID: newUUID(), Params: map[string]string{}}
+	j.paths[def.RunID()] = stringOf(m["path"])
 	run, _ := repo["run"].(map[string]any)
 	def.RunSteps = stringsOf(run["steps"])
 	install, _ := repo["install"].(map[string]any)
@@ -304,7 +306,7 @@ func (ts *shellState) endRun(p []string) {
 	ts.j.Log.Infof("Ending test lava.%s (%s), duration %.02f", p[0], p[1], dur)
 	ts.pattern, ts.currentRun = nil, nil
 	ts.j.Log.Results(map[string]any{
-		"definition": "lava", "case": p[0], "uuid": p[1], "repository": nil, "path": nil,
+		"definition": "lava", "case": p[0], "uuid": p[1], "repository": "inline", "path": ts.j.paths[p[0]],
 		"duration": fmt.Sprintf("%.02f", dur), "result": "pass", "revision": "unspecified", "namespace": "common",
 	})
 	ts.start = time.Time{}
