@@ -283,6 +283,7 @@ func (ts *shellState) startRun(p []string) {
 		ts.j.Log.Errorf("Invalid STARTRUN signal: %v", p)
 		return
 	}
+	ts.finish() // a run left open (install failure, lost ENDRUN) is reported, not dropped
 	ts.definition, ts.start = p[0], time.Now()
 	ts.j.Log.Infof("Starting test lava.%s (%s)", p[0], p[1])
 	ts.pattern = nil
