@@ -152,6 +152,16 @@ commands:
   connect: %s
   power_on: %s on
   power_off: %s off
+actions:
+  boot:
+    methods:
+      minimal: {}
+      u-boot:
+        parameters:
+          bootloader_prompt: '=>'
+          interrupt_prompt: Hit any key to stop autoboot
+          interrupt_char: ' '
+          boot_message: Starting kernel
 `, dir, fmt.Sprintf(client, "console"), fmt.Sprintf(client, "power"), fmt.Sprintf(client, "power"))
 	write(t, filepath.Join(dir, "device.yaml"), device)
 	write(t, filepath.Join(dir, "job.yaml"), fmt.Sprintf(dutsimJob, bootTimeout))
@@ -186,6 +196,28 @@ func TestDutsimJob(t *testing.T) {
 	st, err := dutsim.GetStatus(context.Background(), board)
 	if err != nil || st.Power != "off" {
 		t.Errorf("board after the job: %+v, %v", st, err)
+	}
+}
+
+func TestDutsimUBoot(t *testing.T) {
+	t.Parallel()
+	board := startBoard(t, dutsim.Flags{})
+	cfg := dutsimConfig(t, board, 60, "")
+	out := cfg.Stdout.(*logBuffer)
+	job := strings.Replace(fmt.Sprintf(dutsimJob, 60), "    method: minimal\n",
+		"    method: u-boot\n    commands:\n    - setenv bootargs console=ttyAMA0\n    - boot\n", 1)
+	write(t, cfg.JobPath, job)
+	res := Run(context.Background(), cfg)
+	recs := out.records(t)
+	if res.Result != "pass" {
+		t.Fatalf("outcome %+v\n%s", res, dump(recs))
+	}
+	got := results(recs)
+	for k, v := range map[string]string{"lava/bootloader-interrupt": "pass", "lava/bootloader-commands": "pass",
+		"lava/uboot-action": "pass", "0_smoke/pass-case": "pass", "0_smoke/fail-case": "fail"} {
+		if got[k] == nil || got[k]["result"] != v {
+			t.Errorf("%s = %v, want %s", k, got[k], v)
+		}
 	}
 }
 
