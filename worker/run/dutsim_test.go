@@ -175,7 +175,16 @@ actions:
 
 func TestDutsimJob(t *testing.T) {
 	t.Parallel()
-	board := startBoard(t, dutsim.Flags{})
+	for name, flags := range map[string]dutsim.Flags{"clean": {}, "garbage": {Garbage: true}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testDutsimJob(t, flags)
+		})
+	}
+}
+
+func testDutsimJob(t *testing.T, flags dutsim.Flags) {
+	board := startBoard(t, flags)
 	logs := &logServer{}
 	srv := httptest.NewServer(logs)
 	t.Cleanup(srv.Close)
@@ -221,22 +230,36 @@ func TestDutsimUBoot(t *testing.T) {
 	}
 }
 
-func TestDutsimHangAtBoot(t *testing.T) {
+func TestDutsimFailures(t *testing.T) {
 	t.Parallel()
-	board := startBoard(t, dutsim.Flags{HangAtBoot: true})
-	logs := &logServer{}
-	srv := httptest.NewServer(logs)
-	t.Cleanup(srv.Close)
-	out := Run(context.Background(), dutsimConfig(t, board, 3, srv.URL))
-	recs := logs.records(t)
-	if out.Result != "fail" || out.ErrorType != TypeJob || !strings.Contains(out.ErrorMsg, "auto-login-action timed out after") {
-		t.Fatalf("outcome %+v\n%s", out, dump(recs))
+	tests := []struct {
+		name              string
+		flags             dutsim.Flags
+		wantType, wantMsg string
+	}{
+		{"hang at boot", dutsim.Flags{HangAtBoot: true}, TypeJob, "auto-login-action timed out after"},
+		{"panic", dutsim.Flags{Panic: true}, TypeJob, "Kernel panic - not syncing"},
+		{"drop", dutsim.Flags{DropConnection: true}, TypeInfrastructure, "Connection closed"},
 	}
-	if job := results(recs)["lava/job"]; job == nil || job["result"] != "fail" || job["error_type"] != TypeJob {
-		t.Errorf("lava/job = %v", job)
-	}
-	st, err := dutsim.GetStatus(context.Background(), board)
-	if err != nil || st.Power != "off" {
-		t.Errorf("board after the job: %+v, %v", st, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			board := startBoard(t, tt.flags)
+			logs := &logServer{}
+			srv := httptest.NewServer(logs)
+			t.Cleanup(srv.Close)
+			out := Run(context.Background(), dutsimConfig(t, board, 3, srv.URL))
+			recs := logs.records(t)
+			if out.Result != "fail" || out.ErrorType != tt.wantType || !strings.Contains(out.ErrorMsg, tt.wantMsg) {
+				t.Fatalf("outcome %+v\n%s", out, dump(recs))
+			}
+			if job := results(recs)["lava/job"]; job == nil || job["result"] != "fail" || job["error_type"] != tt.wantType {
+				t.Errorf("lava/job = %v", job)
+			}
+			st, err := dutsim.GetStatus(context.Background(), board)
+			if err != nil || st.Power != "off" {
+				t.Errorf("board after the job: %+v, %v", st, err)
+			}
+		})
 	}
 }
