@@ -42,6 +42,10 @@ func runHostCommand(ctx context.Context, log *Logger, command string) error {
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	err := cmd.Wait()
+	if ctx.Err() != nil {
+		// Canceled or timed out: leave nothing of the command behind.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	pw.Close()
 	<-logged
 	log.Debugf("Returned %d in %d seconds", exitCode(err), int(time.Since(start).Seconds()))

@@ -315,6 +315,9 @@ func (c *Console) closedError(err error) error {
 func (c *Console) Close() {
 	c.closeOnce.Do(func() {
 		sid := c.cmd.Process.Pid // Setsid: the session id is the pid
+		// A hangup first, as a closed serial line: interactive shells
+		// ignore SIGTERM but exit on SIGHUP.
+		killSession(sid, syscall.SIGHUP)
 		killSession(sid, syscall.SIGTERM)
 		select {
 		case <-c.waited:

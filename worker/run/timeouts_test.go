@@ -1,6 +1,8 @@
 package run
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +84,33 @@ func TestTimeoutsPrecedence(t *testing.T) {
 	def, _ := NewTimeouts(nil, jobdef.Timeouts{})
 	if def.Job != DefaultJobTimeout || def.Action != DefaultActionTimeout {
 		t.Errorf("defaults = %+v", def)
+	}
+}
+
+func TestHostCommandTimeout(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 200*time.Millisecond, InfraError("power timed out"))
+	defer cancel()
+	start := time.Now()
+	err := runHostCommand(ctx, NewLogger(rec), "echo started; sleep 1000 & wait")
+	if e, ok := errors.AsType[*Error](err); !ok || e.Msg != "power timed out" {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("took %s", time.Since(start))
+	}
+	err = runHostCommand(context.Background(), NewLogger(rec), "echo out; exit 3")
+	if e, ok := errors.AsType[*Error](err); !ok || e.Type != TypeInfrastructure || !strings.Contains(e.Msg, "exit status 3") {
+		t.Fatalf("err = %v", err)
+	}
+	var sawOutput bool
+	for _, l := range rec.recs {
+		if l.Msg == ">> out" {
+			sawOutput = true
+		}
+	}
+	if !sawOutput {
+		t.Error("command output not logged")
 	}
 }
