@@ -308,6 +308,13 @@ func (d *daemon) stopJobs() {
 					_ = signalJob(q.pid, syscall.SIGKILL)
 				}
 			}
+			// SIGKILL cannot be ignored: wait until they are reaped.
+			for _, q := range live {
+				select {
+				case <-q.done:
+				case <-time.After(5 * time.Second):
+				}
+			}
 			return
 		}
 	}
