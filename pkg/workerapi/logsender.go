@@ -34,6 +34,13 @@ type LogSenderConfig struct {
 	// make us drop lines, and Close bounds the final flush.
 	Client *http.Client
 	Logger *slog.Logger
+	// SpoolDir, when set, is where records beyond MemoryRecords wait (one
+	// file, removed by Close), so a slow or absent server cannot make the
+	// sender's memory grow with the console output. Empty keeps all in memory.
+	SpoolDir string
+	// MemoryRecords is how many records are kept in memory before spooling;
+	// default 20000 (a few megabytes).
+	MemoryRecords int
 }
 
 // LogSender uploads numbered log records to the server in the background.
@@ -45,8 +52,10 @@ type LogSender struct {
 	endpoint string
 
 	mu      sync.Mutex
-	pending []string
-	index   int // records acknowledged so far
+	pending []string // oldest records, in order; pending[head:] are unsent
+	head    int
+	spool   *spool // newer records when memory is full; nil when unused
+	index   int    // records acknowledged so far
 
 	wake    chan struct{}
 	closing chan struct{}
@@ -73,6 +82,10 @@ func NewLogSender(cfg LogSenderConfig) *LogSender {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MemoryRecords <= 0 {
+		cfg.MemoryRecords = 20000
+	}
+	cfg.MemoryRecords = max(cfg.MemoryRecords, MaxLinesPerPost)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &LogSender{
 		cfg:      cfg,
@@ -86,18 +99,35 @@ func NewLogSender(cfg LogSenderConfig) *LogSender {
 	return s
 }
 
-// Send queues one encoded record (logfmt.Encode output, without "- ").
-// It never blocks on the network.
+// Send queues one encoded record (logfmt.Encode output, without "- ";
+// one line). It never blocks on the network.
 func (s *LogSender) Send(record string) {
 	s.mu.Lock()
-	s.pending = append(s.pending, record)
-	full := len(s.pending) >= MaxLinesPerPost
-	s.mu.Unlock()
-	if full {
-		select {
-		case s.wake <- struct{}{}:
-		default:
+	if s.spool.count() > 0 || s.memCount() >= s.cfg.MemoryRecords {
+		if s.spool == nil && s.cfg.SpoolDir != "" {
+			s.spool = newSpool(s.cfg.SpoolDir)
 		}
+		if err := s.spool.put(record); err == nil {
+			s.mu.Unlock()
+			s.signal()
+			return
+		}
+	}
+	s.pending = append(s.pending, record)
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *LogSender) memCount() int { return len(s.pending) - s.head }
+
+// signal wakes the loop when a full batch is waiting.
+func (s *LogSender) signal() {
+	if s.pendingCount() < MaxLinesPerPost {
+		return
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -121,7 +151,8 @@ func (s *LogSender) Close(ctx context.Context) error {
 	}
 	s.cancel()
 	s.mu.Lock()
-	lost := len(s.pending)
+	lost := s.memCount() + s.spool.count()
+	s.spool.remove()
 	s.mu.Unlock()
 	if lost > 0 {
 		return fmt.Errorf("send logs of job %s: %d records not acknowledged", s.cfg.JobID, lost)
@@ -181,22 +212,23 @@ func (s *LogSender) due() bool {
 
 func (s *LogSender) markDue() {
 	s.mu.Lock()
-	s.tickDue = len(s.pending) > 0
+	s.tickDue = s.memCount()+s.spool.count() > 0
 	s.mu.Unlock()
 }
 
 func (s *LogSender) pendingCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pending)
+	return s.memCount() + s.spool.count()
 }
 
 // postBatch sends up to MaxLinesPerPost records. On success the
 // acknowledged records are dropped; on failure nothing changes.
 func (s *LogSender) postBatch(ctx context.Context) error {
 	s.mu.Lock()
-	n := min(len(s.pending), MaxLinesPerPost)
-	batch := s.pending[:n:n]
+	s.refill()
+	n := min(s.memCount(), MaxLinesPerPost)
+	batch := s.pending[s.head : s.head+n : s.head+n]
 	index := s.index
 	s.mu.Unlock()
 
@@ -212,14 +244,32 @@ func (s *LogSender) postBatch(ctx context.Context) error {
 		return fmt.Errorf("server acknowledged %d of %d lines", count, n)
 	}
 	s.mu.Lock()
-	// Copy the rest so the acknowledged records can be collected.
-	s.pending = append([]string(nil), s.pending[count:]...)
+	clear(s.pending[s.head : s.head+count]) // let the strings be collected
+	s.head += count
+	if s.head > len(s.pending)/2 {
+		s.pending = append(s.pending[:0], s.pending[s.head:]...)
+		s.head = 0
+	}
 	s.index += count
-	if len(s.pending) > 0 {
+	if s.memCount()+s.spool.count() > 0 {
 		s.tickDue = true // keep draining without waiting a whole interval
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// refill moves spooled records to memory when fewer than a batch remain
+// there; s.mu must be held. A spool that cannot be read is reported and
+// its records are lost rather than blocking the log forever.
+func (s *LogSender) refill() {
+	if s.memCount() >= MaxLinesPerPost || s.spool.count() == 0 {
+		return
+	}
+	recs, err := s.spool.take(s.cfg.MemoryRecords - s.memCount())
+	if err != nil {
+		s.cfg.Logger.Error("log spool unreadable", slog.String("job_id", s.cfg.JobID), slog.Any("error", err))
+	}
+	s.pending = append(s.pending, recs...)
 }
 
 func (s *LogSender) post(ctx context.Context, form url.Values) (int, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,8 @@ type fakeLogServer struct {
 	// ("before"), after storing ("after"), or not at all ("").
 	fail func(n int) string
 	bad  []string // protocol violations seen
+	// hold makes every request fail while set.
+	hold bool
 }
 
 func (f *fakeLogServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +38,9 @@ func (f *fakeLogServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mode := ""
-	if f.fail != nil {
+	if f.hold {
+		mode = "before"
+	} else if f.fail != nil {
 		mode = f.fail(f.requests)
 	}
 	if mode == "before" {
@@ -74,36 +79,59 @@ func TestLogSender(t *testing.T) {
 		name  string
 		count int
 		fail  func(n int) string
+		spool bool
 	}{
-		{"healthy", 2500, nil},
+		{"healthy", 2500, nil, false},
 		{"fails before storing", 2300, func(n int) string {
 			if n%3 == 1 {
 				return "before"
 			}
 			return ""
-		}},
+		}, false},
 		{"reply lost after storing", 2100, func(n int) string {
 			if n%2 == 1 {
 				return "after"
 			}
 			return ""
-		}},
-		{"few lines", 3, nil},
+		}, false},
+		{"few lines", 3, nil, false},
+		{"spooled to disk", 7500, func(n int) string {
+			if n%4 == 1 {
+				return "after"
+			}
+			return ""
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fake := &fakeLogServer{fail: tt.fail}
+			fake := &fakeLogServer{fail: tt.fail, hold: tt.spool}
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
-			s := NewLogSender(LogSenderConfig{
+			cfg := LogSenderConfig{
 				URL: srv.URL + "/", JobID: "12", Token: "tok",
 				Interval: 5 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
-			})
+			}
+			spoolDir := t.TempDir()
+			if tt.spool {
+				cfg.SpoolDir, cfg.MemoryRecords = spoolDir, 1000
+			}
+			s := NewLogSender(cfg)
 			want := make([]string, tt.count)
 			for i := range want {
 				want[i] = fmt.Sprintf(`{"dt": "x", "lvl": "info", "msg": "line %d"}`, i)
 				s.Send(want[i])
+			}
+			if tt.spool {
+				s.mu.Lock()
+				mem, spooled := s.memCount(), s.spool.count()
+				s.mu.Unlock()
+				if mem > 1000 || spooled != len(want)-mem {
+					t.Fatalf("memory %d, spooled %d of %d", mem, spooled, len(want))
+				}
+				fake.mu.Lock()
+				fake.hold = false
+				fake.mu.Unlock()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -125,6 +153,9 @@ func TestLogSender(t *testing.T) {
 			}
 			if got := s.Acknowledged(); got != len(want) {
 				t.Errorf("Acknowledged = %d", got)
+			}
+			if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
+				t.Errorf("spool left behind: %v", left)
 			}
 		})
 	}

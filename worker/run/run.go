@@ -120,6 +120,8 @@ func (cfg Config) sink() (Sink, func() error) {
 	s := workerapi.NewLogSender(workerapi.LogSenderConfig{
 		URL: cfg.URL, JobID: cfg.JobID, Token: cfg.Token, Interval: cfg.LogInterval,
 		Client: cfg.HTTPClient, Logger: cfg.Logger,
+		// A slow server must not grow lava-run's memory with the console.
+		SpoolDir: cfg.OutputDir,
 	})
 	return s, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.FlushTimeout)
