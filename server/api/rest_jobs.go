@@ -370,7 +370,9 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 
 // submitDefinition parses and stores def for user, answering as LAVA.
 func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *store.User, def string) {
-	job, err := jobdef.Parse([]byte(def))
+	// Both of LAVA's gates at once: lava-common's schema and lava-server's
+	// submission checks (lava_scheduler_app/schema.py).
+	job, err := jobdef.ParseWith([]byte(def), jobdef.Options{Submission: true})
 	if err != nil {
 		restMessage(w, http.StatusBadRequest, "Problem with submitted job data: "+err.Error())
 		return
@@ -441,7 +443,23 @@ func (s *Server) validateJob(w http.ResponseWriter, r *http.Request) {
 	// Python truthiness of request.data.get("strict", False).
 	strict := fields["strict"] != ""
 	if errs := jobdef.Validate([]byte(def), jobdef.Options{Strict: strict}); len(errs) > 0 {
-		restMessage(w, http.StatusOK, "Job invalid: "+errs.Error())
+		// LAVA answers {"message": "Job invalid: <first error>"}; the
+		// message keeps that shape (with every error) and "errors" adds
+		// each one with its place, for editors and scripts.
+		type jsonError struct {
+			Path    string `json:"path"`
+			Line    int    `json:"line"`
+			Column  int    `json:"column"`
+			Message string `json:"message"`
+		}
+		list := make([]jsonError, len(errs))
+		for i, e := range errs {
+			list[i] = jsonError{e.Path, e.Line, e.Column, e.Message}
+		}
+		writeJSON(w, http.StatusOK, struct {
+			Message string      `json:"message"`
+			Errors  []jsonError `json:"errors"`
+		}{"Job invalid: " + errs.Error(), list})
 		return
 	}
 	restMessage(w, http.StatusOK, "Job valid.")
