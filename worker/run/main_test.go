@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"golava/worker/dutsim"
 )
@@ -44,7 +46,29 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(dutsimEnv); mode != "" {
 		os.Exit(dutsimClient(mode, os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	before := runtime.NumGoroutine()
+	code := m.Run()
+	if code == 0 && !goroutinesSettle(before) {
+		buf := make([]byte, 1<<20)
+		fmt.Fprintf(os.Stderr, "goroutines leaked:\n%s\n", buf[:runtime.Stack(buf, true)])
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// goroutinesSettle waits for the goroutines started by the tests to end.
+func goroutinesSettle(before int) bool {
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for runtime.NumGoroutine() > before {
+		select {
+		case <-deadline:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }
 
 // fakeBoard prints a boot log, then depending on mode logs in and runs a
