@@ -173,6 +173,9 @@ func runJob(ctx context.Context, cfg Config, log *Logger) (out Outcome) {
 		return Outcome{Result: "pass"}
 	}
 	e := classify(jctx, err)
+	if e.Type == TypeBug {
+		fmt.Fprintf(cfg.Stderr, "lava-run: bug: %s\n", e.Msg)
+	}
 	return Outcome{Result: "fail", ErrorType: e.Type, ErrorMsg: e.Msg}
 }
 
