@@ -24,6 +24,8 @@ type Config struct {
 	DispatcherDir string
 	// WS serves /ws/ (events); nil leaves the route out.
 	WS http.Handler
+	// Web serves the web UI at every path the API does not; nil: no UI.
+	Web http.Handler
 }
 
 // Server is the HTTP API. Handlers live in files by area: rest_jobs.go and
@@ -59,6 +61,9 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.WS != nil {
 		r.Handle("/ws/", s.cfg.WS)
 		r.Handle("/ws", s.cfg.WS)
+	}
+	if s.cfg.Web != nil {
+		r.Mount("/", s.cfg.Web)
 	}
 	return r
 }
