@@ -60,7 +60,7 @@ type Outcome struct {
 // pipeline stops, the DUT is powered off and the result is Canceled.
 func Run(ctx context.Context, cfg Config) Outcome {
 	cfg = cfg.withDefaults()
-	sink, closeSink := cfg.sink()
+	sink, closeSink := cfg.meteredSink()
 	log := NewLogger(sink)
 	out := runJob(ctx, cfg, log)
 	res := map[string]any{"definition": "lava", "case": "job", "result": out.Result}
