@@ -97,6 +97,9 @@ func (d *daemon) report(ctx context.Context, j *jobRecord) error {
 	if err := d.client.JobFinished(ctx, j.ID, j.Token, f); err != nil {
 		return err
 	}
+	if d.cfg.OnJobEnd != nil {
+		d.cfg.OnJobEnd(j.ID, f.Result, dir)
+	}
 	name := jobDirName(j.Prefix, j.ID)
 	for _, base := range []string{d.tmpDir, d.cfg.DownloadDir} {
 		if base == "" {

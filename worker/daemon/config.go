@@ -60,6 +60,10 @@ type Config struct {
 	// Nice runs lava-run under nice(1), as LAVA does, so that everything it
 	// spawns yields to the worker. The flag and DefaultConfig set it.
 	Nice bool
+	// OnJobEnd, if set, is called once a job's end is reported, with
+	// lava-run's result and the job dir just before it is removed (the
+	// worker's metrics read lava-run's metrics file there).
+	OnJobEnd func(jobID int64, result, dir string)
 }
 
 // DefaultConfig returns the defaults of the lava-worker flags; Name and URL
