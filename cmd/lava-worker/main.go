@@ -33,6 +33,8 @@ type options struct {
 	logSet   bool // --log-file or LAVA_LOG_FILE given: no fallback to stderr
 	level    slog.Level
 	password bool // prompt for the password of --username
+	// metricsListen serves /metrics, /healthz and /readyz; empty: off.
+	metricsListen string
 }
 
 func run(args []string, lookup func(string) (string, bool), stdin *os.File, stderr io.Writer) int {
@@ -65,6 +67,10 @@ func run(args []string, lookup func(string) (string, bool), stdin *os.File, stde
 		<-ctx.Done()
 		stop()
 	}()
+	if _, err := startMetrics(ctx, opts.metricsListen, &opts.cfg, logger); err != nil {
+		fmt.Fprintf(stderr, "lava-worker: %v\n", err)
+		return 1
+	}
 	err = daemon.Run(ctx, opts.cfg, logger)
 	switch {
 	case err == nil:
@@ -148,6 +154,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), stderr io.Wri
 	fs.BoolVar(&c.WaitJobs, "wait-jobs", boolEnv("LAVA_WAIT_JOBS", false), "on exit, wait for the jobs to finish and be reported (env LAVA_WAIT_JOBS)")
 	fs.StringVar(&c.LavaRun, "lava-run", e.str("LAVA_RUN", d.LavaRun), "lava-run binary, a path or a name in PATH (env LAVA_RUN)")
 	fs.BoolVar(&c.Nice, "nice", boolEnv("LAVA_NICE", d.Nice), "run lava-run under nice, as LAVA does (env LAVA_NICE)")
+	fs.StringVar(&o.metricsListen, "metrics-listen", e.str("LAVA_METRICS_LISTEN", ""), "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9101; empty: off (env LAVA_METRICS_LISTEN)")
 	if err := errors.Join(errs...); err != nil {
 		return o, err
 	}
