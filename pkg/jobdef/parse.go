@@ -87,6 +87,24 @@ func timeoutOf(v *value) (time.Duration, bool) {
 	return time.Duration(math.Trunc(secs)) * time.Second, true
 }
 
+// timeoutSeconds is Timeout.parse's integer, negative sums included, for
+// comparing timeouts exactly as check_job_timeouts does.
+func timeoutSeconds(v *value) (float64, bool) {
+	if v == nil || v.kind != kindMap {
+		return 0, false
+	}
+	secs := 0.0
+	for unit, mult := range map[string]float64{"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1} {
+		if n, ok := v.get(unit).numberOK(); ok {
+			secs += n * mult
+		}
+	}
+	if secs == 0 {
+		return DefaultTimeout.Seconds(), true
+	}
+	return math.Trunc(secs), true
+}
+
 func (v *value) numberOK() (float64, bool) {
 	if v == nil {
 		return 0, false
@@ -124,12 +142,12 @@ func actionBodies(root *value) (bodies []*value, paths []string) {
 
 func checkJobTimeouts(c *checker, root *value) {
 	timeouts := root.get("timeouts")
-	job, ok := timeoutOf(timeouts.get("job"))
-	if !ok {
+	if _, ok := timeoutOf(timeouts.get("job")); !ok {
 		return
 	}
+	jobSecs, _ := timeoutSeconds(timeouts.get("job"))
 	check := func(prefix string, v *value, path string) {
-		if d, ok := timeoutOf(v); ok && d > job {
+		if d, ok := timeoutSeconds(v); ok && d > jobSecs {
 			c.add(v, path, "%s timeout is larger than job timeout", prefix)
 		}
 	}

@@ -166,7 +166,8 @@ func jobS() *mapS {
 		opt("protocols", protocolsS()),
 		opt("notify", notifyS()),
 		opt("reboot_to_fastboot", boolean),
-		req("actions", listS{alts: []schema{actionItemS{}}, min: 1}),
+		// lava-common accepts an empty list; the submission gate does not.
+		req("actions", listS{alts: []schema{actionItemS{}}}),
 	)
 }
 
@@ -229,12 +230,15 @@ func (a actionItemS) check(c *checker, v *value, path string) {
 		c.add(k, joinPath(path, k.keyString()), "invalid action %q: expected boot, command, deploy or test", k.keyString())
 		return
 	}
-	// lava-common takes the first key; a second action kind is a mistake
-	// (mis-indented list item), anything else is an extra key.
-	for _, other := range v.keys[1:] {
+	// lava-common takes the first key and ignores the rest; its job schema
+	// ({Any(boot, command, deploy, test): dict}) only wants a second action
+	// kind to hold a mapping. Anything else is an extra key.
+	for i, other := range v.keys[1:] {
 		op := joinPath(path, other.keyString())
 		if other.kind == kindStr && contains(actionKinds, other.s) {
-			c.add(other, op, "an action has exactly one of boot, command, deploy or test (start a new list item with '-')")
+			if ov := v.vals[i+1]; ov.kind != kindMap {
+				c.add(ov, op, "expected a mapping, got %s", ov.typeName())
+			}
 		} else if c.strict {
 			c.add(other, op, "extra key not allowed")
 		}

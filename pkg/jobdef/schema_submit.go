@@ -139,6 +139,10 @@ func checkSubmission(root *value) ErrorList {
 	submitOnce.Do(func() { submitSchema = submissionS() })
 	c := &checker{}
 	submitSchema.check(c, root, "")
+	// golava refuses a job that would do nothing, though LAVA queues it.
+	if a := root.get("actions"); a != nil && a.kind == kindSeq && len(a.items) == 0 {
+		c.add(a, "actions", "a job needs at least one action")
+	}
 	checkShallowRevision(c, root)
 	checkRoleLinks(c, root)
 	return c.errs
