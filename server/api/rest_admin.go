@@ -155,6 +155,7 @@ func listPage(w http.ResponseWriter, r *http.Request, spec filterSpec) (Page, st
 		return p, q, false
 	}
 	q.Limit, q.Offset = p.Limit, p.Offset
+	q.Restrict, q.Viewer = true, userFrom(r)
 	return p, q, true
 }
 
@@ -203,6 +204,9 @@ func (s *Server) listDeviceTypes(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getDeviceType(w http.ResponseWriter, r *http.Request) {
 	dt, err := s.store.DeviceTypeByName(r.Context(), store.DefaultRealm, chi.URLParam(r, "name"))
+	if err == nil {
+		err = s.hiddenDeviceType(r, dt.ID)
+	}
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return
@@ -236,6 +240,9 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
 	d, err := s.store.DeviceByName(r.Context(), store.DefaultRealm, chi.URLParam(r, "hostname"))
+	if err == nil {
+		err = s.hiddenDevice(r, d)
+	}
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return

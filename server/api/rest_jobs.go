@@ -377,6 +377,14 @@ func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *
 		restMessage(w, http.StatusBadRequest, "Problem with submitted job data: "+err.Error())
 		return
 	}
+	if msg, err := s.submitDenied(r, user, job); err != nil || msg != "" {
+		if err != nil {
+			s.internalError(w, r, err)
+		} else {
+			restMessage(w, http.StatusBadRequest, msg)
+		}
+		return
+	}
 	ids, err := s.store.SubmitJob(r.Context(), store.DefaultRealm, user, def, job)
 	var se *store.SubmitError
 	if errors.As(err, &se) {

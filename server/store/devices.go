@@ -229,6 +229,10 @@ func (s *Store) ListDevices(ctx context.Context, realmID int64, q ListQuery, wit
 		tagNames = []string{}
 	}
 	args := append([]any{realmID, withRetired, tagNames}, l.args...)
+	if q.Restrict {
+		su, uid := placeholders(&args, q.Viewer)
+		where += " AND " + DeviceVisibleSQL("d.id", "d.device_type_id", su, uid)
+	}
 	var total int64
 	// -- name: DeviceCount :one
 	countSQL := `SELECT count(*) FROM devices d JOIN device_types dt ON dt.id = d.device_type_id

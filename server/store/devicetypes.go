@@ -128,6 +128,10 @@ func (s *Store) ListDeviceTypes(ctx context.Context, realmID int64, q ListQuery)
 		return nil, 0, fmt.Errorf("list device types: %w", err)
 	}
 	args := append([]any{realmID}, l.args...)
+	if q.Restrict {
+		su, uid := placeholders(&args, q.Viewer)
+		l.where += " AND " + DeviceTypeVisibleSQL("dt.id", su, uid)
+	}
 	var total int64
 	// -- name: DeviceTypeCount :one
 	countSQL := `SELECT count(*) FROM device_types dt WHERE dt.realm_id = $1` + l.where

@@ -47,11 +47,14 @@ func scanJob(row pgx.Row) (*Job, error) {
 // visibleSQL is the condition for a viewer to see job j: $su is the viewer's
 // superuser flag and $uid their id (0 for anonymous). Public jobs, one's own
 // jobs, and group jobs whose every group the viewer belongs to (LAVA's
-// TestJob.can_view, without device permissions).
+// TestJob.can_view), on a device type and device the viewer may see
+// (perms.go).
 func visibleSQL(su, uid string) string {
-	return `(` + su + ` OR j.visibility = 'public' OR j.submitter_id = ` + uid + ` OR (j.visibility = 'group'
+	return `((` + su + ` OR j.visibility = 'public' OR j.submitter_id = ` + uid + ` OR (j.visibility = 'group'
     AND NOT EXISTS (SELECT 1 FROM job_viewing_groups g WHERE g.job_id = j.id
-        AND NOT EXISTS (SELECT 1 FROM user_groups ug WHERE ug.user_id = ` + uid + ` AND ug.group_id = g.group_id))))`
+        AND NOT EXISTS (SELECT 1 FROM user_groups ug WHERE ug.user_id = ` + uid + ` AND ug.group_id = g.group_id))))
+    AND (j.requested_device_type_id IS NULL OR ` + DeviceTypeVisibleSQL("j.requested_device_type_id", su, uid) + `)
+    AND (j.actual_device_id IS NULL OR ` + permSQL("device", "j.actual_device_id", PermView, su, uid, true) + `))`
 }
 
 func viewerArgs(viewer *User) (bool, int64) {

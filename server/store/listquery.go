@@ -24,6 +24,10 @@ type ListQuery struct {
 	Order  []string
 	Limit  int // 0 means no limit
 	Offset int
+	// Restrict limits the listing to what Viewer (nil: anonymous) may see
+	// (perms.go); internal callers leave it false.
+	Restrict bool
+	Viewer   *User
 }
 
 // Filter is one condition: Field Op Values. Ops: exact, iexact, in,
