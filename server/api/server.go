@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"golava/server/store"
 )
@@ -26,6 +27,9 @@ type Config struct {
 	WS http.Handler
 	// Web serves the web UI at every path the API does not; nil: no UI.
 	Web http.Handler
+	// Collectors are exported on /metrics besides the API's own (the
+	// publisher or scheduler of the same process).
+	Collectors []prometheus.Collector
 }
 
 // Server is the HTTP API. Handlers live in files by area: rest_jobs.go and
@@ -49,6 +53,7 @@ func New(st *store.Store, logger *slog.Logger, cfg Config) *Server {
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.recoverer, s.limitBody)
+	s.operations(r) // /metrics, /healthz, /readyz and request metrics (metrics.go)
 	r.Route("/api/v0.2", func(r chi.Router) {
 		r.Use(s.authenticate)
 		s.restJobs(r)
