@@ -42,6 +42,10 @@ type Config struct {
 	OnPass func(PassStats)
 	// OnLeadership, if set, is called when leadership is taken (true) or lost (false).
 	OnLeadership func(leading bool)
+	// WhileLeading, if set, runs in its own goroutine for as long as this
+	// scheduler leads (its ctx ends when leadership does): work one lab
+	// needs done once, such as retention.
+	WhileLeading func(ctx context.Context)
 }
 
 func (c *Config) defaults() {
@@ -174,9 +178,17 @@ func (s *Scheduler) lead(ctx context.Context, leader *store.Leader) error {
 	wake := make(chan struct{}, 1)
 	listenErr := make(chan error, 1)
 	go func() { listenErr <- s.listen(lctx, leader, wake) }()
+	leaderDone := make(chan struct{})
+	go func() {
+		defer close(leaderDone)
+		if s.cfg.WhileLeading != nil {
+			s.cfg.WhileLeading(lctx)
+		}
+	}()
 	defer func() {
 		cancel()
 		<-listenErr
+		<-leaderDone
 	}()
 	ticker := time.NewTicker(s.cfg.Tick)
 	defer ticker.Stop()
