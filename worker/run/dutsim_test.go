@@ -72,6 +72,13 @@ func (s *logServer) records(t *testing.T) []logfmt.Line {
 // startBoard serves a dutsim board in-process until the test ends.
 func startBoard(t *testing.T, flags dutsim.Flags) string {
 	t.Helper()
+	return startBoardDelay(t, flags, 50*time.Millisecond)
+}
+
+// startBoardDelay is startBoard with the U-Boot autoboot countdown given:
+// interrupting it takes longer than the power-on command needs to return.
+func startBoardDelay(t *testing.T, flags dutsim.Flags, autoboot time.Duration) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "ds")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +86,7 @@ func startBoard(t *testing.T, flags dutsim.Flags) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- dutsim.Run(ctx, dutsim.Config{Dir: dir, AutobootDelay: 50 * time.Millisecond, BootLines: 5, Flags: flags}, nil)
+		done <- dutsim.Run(ctx, dutsim.Config{Dir: dir, AutobootDelay: autoboot, BootLines: 5, Flags: flags}, nil)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -210,7 +217,7 @@ func testDutsimJob(t *testing.T, flags dutsim.Flags) {
 
 func TestDutsimUBoot(t *testing.T) {
 	t.Parallel()
-	board := startBoard(t, dutsim.Flags{})
+	board := startBoardDelay(t, dutsim.Flags{}, 3*time.Second)
 	cfg := dutsimConfig(t, board, 60, "")
 	out := cfg.Stdout.(*logBuffer)
 	job := strings.Replace(fmt.Sprintf(dutsimJob, 60), "    method: minimal\n",
@@ -248,7 +255,7 @@ func TestDutsimFailures(t *testing.T) {
 			logs := &logServer{}
 			srv := httptest.NewServer(logs)
 			t.Cleanup(srv.Close)
-			out := Run(context.Background(), dutsimConfig(t, board, 3, srv.URL))
+			out := Run(context.Background(), dutsimConfig(t, board, 6, srv.URL))
 			recs := logs.records(t)
 			if out.Result != "fail" || out.ErrorType != tt.wantType || !strings.Contains(out.ErrorMsg, tt.wantMsg) {
 				t.Fatalf("outcome %+v\n%s", out, dump(recs))
