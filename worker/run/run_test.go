@@ -125,6 +125,7 @@ actions:
     auto_login:
       login_prompt: 'fake login:'
       username: root
+      login_commands: [export GOLAVA_LOGIN=yes]
     prompts: ['root@fake:~# ']
     timeout: {seconds: %d}
 - test:
@@ -144,6 +145,7 @@ actions:
           - lava-test-case fail-case --result fail
           - lava-test-case speed --result pass --measurement 1.5 --units s
           - test "$GOLAVA_GREETING" = "hello world" && lava-test-case env-dut --result pass
+          - test "$GOLAVA_LOGIN" = yes && lava-test-case login-commands --result pass
           - echo '<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=echoed RESULT=pass>' | sed 's/^/x/'
     - from: inline
       name: parsed
@@ -217,7 +219,7 @@ func TestRunPass(t *testing.T) {
 		"0_smoke/pass-case": "pass", "0_smoke/fail-case": "fail", "0_smoke/speed": "pass",
 		"lava/0_smoke": "pass", "lava/job": "pass", "lava/validate": "pass",
 		"lava/minimal-boot": "pass", "lava/auto-login-action": "pass", "lava/lava-test-shell": "pass",
-		"lava/download-retry": "pass", "lava/power-off": "pass", "0_smoke/env-dut": "pass",
+		"lava/download-retry": "pass", "lava/power-off": "pass", "0_smoke/env-dut": "pass", "0_smoke/login-commands": "pass",
 		"1_parsed/boot_time": "pass", "1_parsed/probe": "fail", "lava/1_parsed": "pass",
 	}
 	for k, v := range want {
