@@ -1,6 +1,12 @@
 package devconf
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
+
+// printedNoneDefault is a printed expression that ends with default(None).
+var printedNoneDefault = regexp.MustCompile(`(\|\s*(?:default|d)\(\s*)None\s*\)(\s*)$`)
 
 // jinjaCompat rewrites template source so that gonja reads it as Python's
 // Jinja2 does, keeping every line where it was (errors keep their line
@@ -159,5 +165,8 @@ func wrapOutput(inner string) string {
 	if strings.TrimSpace(inner) == "" {
 		return "{{" + lead + inner + trail + "}}"
 	}
+	// gonja's None is its undefined, which prints empty; Jinja2 prints
+	// "None" for {{ x | default(None) }} (base-uboot.jinja2 does that).
+	inner = printedNoneDefault.ReplaceAllString(inner, "${1}'None')$2")
 	return "{{" + lead + " (" + inner + ") | " + pystrName + " " + trail + "}}"
 }
