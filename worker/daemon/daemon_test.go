@@ -339,11 +339,15 @@ func TestRestart(t *testing.T) {
 		// between runs, given the first lava-run's pid
 		between func(t *testing.T, h *harness, pid int)
 		runs    int // lava-runs started in all
+		// RUNNING posts in all: the new worker posts one when it takes
+		// charge of a lava-run the jobs table did not list.
+		running int
+		gone    bool // no lava-run left to end after the restart
 	}{
 		{
 			name:    "running job is adopted",
 			between: func(*testing.T, *harness, int) {},
-			runs:    1,
+			runs:    1, running: 1,
 		},
 		{
 			name: "job ended while the worker was down",
@@ -351,14 +355,14 @@ func TestRestart(t *testing.T) {
 				syscall.Kill(pid, syscall.SIGUSR1)
 				eventually(t, "lava-run gone", func() bool { return cmdline(pid) == nil })
 			},
-			runs: 1,
+			runs: 1, running: 1, gone: true,
 		},
 		{
 			name: "jobs table lost: the running lava-run is found and adopted",
 			between: func(t *testing.T, h *harness, pid int) {
 				os.Remove(filepath.Join(h.cfg.WorkerDir, "jobs.json"))
 			},
-			runs: 1,
+			runs: 1, running: 2,
 		},
 		{
 			name: "jobs table lost: the server's running job is started again",
@@ -367,7 +371,7 @@ func TestRestart(t *testing.T) {
 				eventually(t, "lava-run gone", func() bool { return cmdline(pid) == nil })
 				os.Remove(filepath.Join(h.cfg.WorkerDir, "jobs.json"))
 			},
-			runs: 2,
+			runs: 2, running: 2,
 		},
 	}
 	for _, tt := range tests {
@@ -377,6 +381,9 @@ func TestRestart(t *testing.T) {
 			h.fs.addJob(1, jobConfig("wait"))
 			first := h.start()
 			rl := h.ready(1, 1)
+			// Stopped before its RUNNING post lands, the first worker
+			// would leave the job Scheduled and the counts below vary.
+			h.fs.waitFor("job 1 running", func() bool { return h.fs.jobs[1].Running == 1 })
 			if err := first.stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -391,13 +398,21 @@ func TestRestart(t *testing.T) {
 			h.start()
 			h.fs.waitFor("ping of the new worker", func() bool { return h.fs.pings > pings })
 			last := h.ready(1, tt.runs)
-			syscall.Kill(last.PID, syscall.SIGUSR1) // a no-op if it is gone already
+			// The ping is counted before the worker reads the reply: a
+			// lava-run ended before the worker looks for it would rightly
+			// be started again. A lava-run listed in jobs.json is adopted
+			// before the first ping; one found or started is announced.
+			h.fs.waitFor("the new worker in charge of the lava-run", func() bool { return h.fs.jobs[1].Running >= tt.running })
+			if !tt.gone {
+				// Only a live lava-run: the pid of a gone one may be reused.
+				syscall.Kill(last.PID, syscall.SIGUSR1)
+			}
 			job := h.finished(1)
 			if job.Finish.Get("result") != "pass" {
 				t.Errorf("finish %v, want pass", job.Finish)
 			}
-			if len(job.Ready) != tt.runs {
-				t.Errorf("%d lava-runs, want %d", len(job.Ready), tt.runs)
+			if len(job.Ready) != tt.runs || job.Running != tt.running {
+				t.Errorf("%d lava-runs, %d RUNNING posts; want %d, %d", len(job.Ready), job.Running, tt.runs, tt.running)
 			}
 		})
 	}
@@ -488,10 +503,13 @@ func TestStopJobsOnExit(t *testing.T) {
 			h.fs.addJob(1, jobConfig(mode))
 			r := h.start()
 			rl := h.ready(1, 1)
+			if !h.ownLavaRun(rl.PID) {
+				t.Fatalf("pid %d is not the running lava-run", rl.PID)
+			}
 			if err := r.stop(); err != nil {
 				t.Fatal(err)
 			}
-			if err := syscall.Kill(rl.PID, 0); err == nil {
+			if h.ownLavaRun(rl.PID) {
 				t.Fatalf("lava-run %d still alive after Run returned", rl.PID)
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,19 +85,30 @@ func (r *daemonRun) wait() error {
 	}
 }
 
-// killLeftovers ends the fake lava-runs a test left running; only ours:
-// their command line names this test binary's lava-run link.
+// killLeftovers ends the fake lava-runs a test left running; only this
+// harness's: the pid of one that ended may since have been reused, even by
+// the fake lava-run of a parallel test.
 func (h *harness) killLeftovers() {
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
 	for _, j := range h.fs.jobs {
 		for _, rl := range j.Ready {
-			cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(rl.PID) + "/cmdline")
-			if strings.Contains(string(cmdline), fakeLavaRun) {
+			if h.ownLavaRun(rl.PID) {
 				syscall.Kill(rl.PID, syscall.SIGKILL)
 			}
 		}
 	}
+}
+
+// ownLavaRun tells whether pid is a live fake lava-run of this harness:
+// its command line names this test binary's lava-run link and a job dir
+// in this harness's worker dir.
+func (h *harness) ownLavaRun(pid int) bool {
+	args := cmdline(pid)
+	return slices.Contains(args, fakeLavaRun) &&
+		slices.ContainsFunc(args, func(a string) bool {
+			return strings.HasPrefix(a, "--output-dir="+filepath.Join(h.cfg.WorkerDir, "tmp")+string(filepath.Separator))
+		})
 }
 
 // jobDir is where the worker runs job id.
