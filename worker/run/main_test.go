@@ -106,6 +106,13 @@ func fakeBoard(mode string) int {
 		fmt.Print("\r\nLogin incorrect\r\n")
 		block()
 	}
+	if mode == "password" {
+		fmt.Print("Password: ")
+		if pw, err := in.ReadString('\n'); err != nil || pw != "secret\n" {
+			fmt.Print("\r\nLogin incorrect\r\n")
+			block()
+		}
+	}
 	env := append(os.Environ(), "PS1=root@fake:~# ", "ENV=")
 	// Hand the console to a real shell, as a board's getty does.
 	if err := syscall.Exec("/bin/sh", []string{"sh", "-i"}, env); err != nil {

@@ -367,6 +367,31 @@ func TestRunSkipTimeout(t *testing.T) {
 	}
 }
 
+func TestRunPassword(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ password, result, errType string }{
+		{"secret", "pass", ""},
+		{"wrong", "fail", TypeJob},
+	} {
+		t.Run(tt.password, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, "password")
+			f.job(t, 120, 30, "")
+			data, _ := os.ReadFile(f.cfg.JobPath)
+			job := strings.Replace(string(data), "      username: root\n",
+				"      username: root\n      password_prompt: 'Password:'\n      password: "+tt.password+"\n", 1)
+			write(t, f.cfg.JobPath, job)
+			out := Run(context.Background(), f.cfg)
+			if out.Result != tt.result || out.ErrorType != tt.errType {
+				t.Fatalf("outcome %+v\n%s", out, dump(f.out.records(t)))
+			}
+			if tt.result == "fail" && out.ErrorMsg != "Login incorrect" {
+				t.Errorf("error_msg = %q", out.ErrorMsg)
+			}
+		})
+	}
+}
+
 func TestRunCancel(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "hang")
