@@ -1,0 +1,9 @@
+package ops
+
+import (
+	"testing"
+
+	"golava/server/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
