@@ -29,6 +29,12 @@ func topSchema() *mapS {
 // returns (nil, ErrorList); on schema errors it returns the Job as far as it
 // could be read together with an ErrorList of every problem found.
 func ParseWith(data []byte, opts Options) (*Job, error) {
+	return parse(data, opts, true)
+}
+
+// parse validates, and builds the Job when build is set (Validate does not
+// need it).
+func parse(data []byte, opts Options, build bool) (*Job, error) {
 	if len(data) > MaxDefinitionBytes {
 		return nil, ErrorList{{Message: fmt.Sprintf("job definition is %d bytes, larger than the limit of %d", len(data), MaxDefinitionBytes)}}
 	}
@@ -47,8 +53,11 @@ func ParseWith(data []byte, opts Options) (*Job, error) {
 	if opts.Submission {
 		c.errs = mergeErrors(c.errs, checkSubmission(root))
 	}
-	job := buildJob(root)
-	job.Root = node
+	var job *Job
+	if build {
+		job = buildJob(root)
+		job.Root = node
+	}
 	if len(c.errs) > 0 {
 		sortErrors(c.errs)
 		return job, c.errs
@@ -58,7 +67,7 @@ func ParseWith(data []byte, opts Options) (*Job, error) {
 
 // Validate checks a definition and returns only its errors (nil when valid).
 func Validate(data []byte, opts Options) ErrorList {
-	_, err := ParseWith(data, opts)
+	_, err := parse(data, opts, false)
 	if err == nil {
 		return nil
 	}

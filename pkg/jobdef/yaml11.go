@@ -148,15 +148,20 @@ func (r *resolver) expandedSize(n *yaml.Node, depth int) int {
 		r.fail(n, "document nested deeper than %d levels", MaxDepth)
 		return 0
 	}
-	if s, ok := r.size[n]; ok {
-		return s
+	// Only an anchored node can be reached twice (through an alias), so
+	// only those are memoized and watched for recursion.
+	anchored := n.Anchor != ""
+	if anchored {
+		if s, ok := r.size[n]; ok {
+			return s
+		}
+		if r.busy[n] {
+			r.fail(n, "recursive alias")
+			return 0
+		}
+		r.busy[n] = true
+		defer delete(r.busy, n)
 	}
-	if r.busy[n] {
-		r.fail(n, "recursive alias")
-		return 0
-	}
-	r.busy[n] = true
-	defer delete(r.busy, n)
 	total := 1
 	if n.Kind == yaml.AliasNode {
 		total = r.expandedSize(n.Alias, depth)
@@ -168,7 +173,9 @@ func (r *resolver) expandedSize(n *yaml.Node, depth int) int {
 			break
 		}
 	}
-	r.size[n] = total
+	if anchored {
+		r.size[n] = total
+	}
 	return total
 }
 
@@ -179,8 +186,10 @@ func (r *resolver) resolve(n *yaml.Node, depth int) *value {
 	if n.Kind == yaml.AliasNode {
 		return r.resolve(n.Alias, depth)
 	}
-	if v, ok := r.memo[n]; ok {
-		return v
+	if n.Anchor != "" {
+		if v, ok := r.memo[n]; ok {
+			return v
+		}
 	}
 	var v *value
 	switch n.Kind {
@@ -200,7 +209,9 @@ func (r *resolver) resolve(n *yaml.Node, depth int) *value {
 		v = &value{kind: kindNull}
 	}
 	v.line, v.column, v.node = n.Line, n.Column, n
-	r.memo[n] = v
+	if n.Anchor != "" {
+		r.memo[n] = v
+	}
 	return v
 }
 
@@ -260,22 +271,53 @@ func (r *resolver) mergeSources(vn *yaml.Node, depth int) []*value {
 
 // set stores key=val, replacing the value of an equal key (PyYAML builds a
 // dict, so the last duplicate wins and keeps the first position).
+// smallMap is the size up to which a mapping finds keys by scanning (no
+// index to build, no key strings to allocate): job mappings are small.
+const smallMap = 12
+
 func (v *value) set(k, val *value) {
-	if v.idx == nil {
-		v.idx = map[string]int{}
-	}
-	ck := k.canonical()
-	if i, ok := v.idx[ck]; ok {
+	if i, ok := v.index(k); ok {
 		v.vals[i] = val
 		return
 	}
-	v.idx[ck] = len(v.keys)
 	v.keys = append(v.keys, k)
 	v.vals = append(v.vals, val)
+	switch {
+	case v.idx != nil:
+		v.idx[k.canonical()] = len(v.keys) - 1
+	case len(v.keys) > smallMap:
+		v.idx = make(map[string]int, 2*len(v.keys))
+		for i, kk := range v.keys {
+			v.idx[kk.canonical()] = i
+		}
+	}
+}
+
+// index finds a key as a Python dict does (1, 1.0 and True are one key).
+func (v *value) index(k *value) (int, bool) {
+	if v.idx != nil {
+		i, ok := v.idx[k.canonical()]
+		return i, ok
+	}
+	if k.kind == kindStr {
+		for i, kk := range v.keys {
+			if kk.kind == kindStr && kk.s == k.s {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	ck := k.canonical()
+	for i, kk := range v.keys {
+		if kk.kind != kindStr && kk.canonical() == ck {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func (v *value) lookup(k *value) *value {
-	if i, ok := v.idx[k.canonical()]; ok {
+	if i, ok := v.index(k); ok {
 		return v.vals[i]
 	}
 	return nil
@@ -284,6 +326,14 @@ func (v *value) lookup(k *value) *value {
 // get returns the value of a string key, nil when absent or not a mapping.
 func (v *value) get(key string) *value {
 	if v == nil || v.kind != kindMap {
+		return nil
+	}
+	if v.idx == nil {
+		for i, kk := range v.keys {
+			if kk.kind == kindStr && kk.s == key {
+				return v.vals[i]
+			}
+		}
 		return nil
 	}
 	if i, ok := v.idx["s"+key]; ok {
