@@ -144,7 +144,7 @@ func (j *Job) connectRun(ctx context.Context, s *Step) error {
 		j.Console.Close()
 		j.Console = nil
 	}
-	j.Log.Infof("[common] connect-device Connecting to device using '%s'", cmd)
+	j.Log.Infof("[%s] connect-device Connecting to device using '%s'", s.ns(), cmd)
 	c, err := Connect(cmd, j.Log)
 	if err != nil {
 		return err

@@ -79,18 +79,19 @@ func (j *Job) buildPipeline() ([]*Step, error) {
 		if err != nil {
 			return nil, err
 		}
-		setSkip(s, skipTimeout(a))
+		setBlock(s, skipTimeout(a), a.Namespace)
 		steps = append(steps, s)
 	}
 	number(steps, "")
 	return steps, nil
 }
 
-// setSkip marks a whole action block: its timeout lets the job go on.
-func setSkip(s *Step, skip bool) {
-	s.Skip = skip
+// setBlock marks a whole action block with its namespace and whether its
+// timeout lets the job go on.
+func setBlock(s *Step, skip bool, ns string) {
+	s.Skip, s.Namespace = skip, ns
 	for _, c := range s.Children {
-		setSkip(c, skip)
+		setBlock(c, skip, ns)
 	}
 }
 

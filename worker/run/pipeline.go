@@ -26,6 +26,15 @@ type Step struct {
 	Children []*Step
 	// Extra is reported in the step's lava result; Run may fill it.
 	Extra map[string]any
+	// Namespace of the job action ("common" when the job has none).
+	Namespace string
+}
+
+func (s *Step) ns() string {
+	if s.Namespace == "" {
+		return "common"
+	}
+	return s.Namespace
 }
 
 // number assigns levels below prefix ("" for the root pipeline).
@@ -119,7 +128,7 @@ func (r *runner) runStep(parent context.Context, s *Step, top bool) (err error) 
 	if top {
 		logf = r.log.Infof
 	}
-	logf("start: %s %s (timeout %s) [common]", s.Level, s.Name, clock(remaining))
+	logf("start: %s %s (timeout %s) [%s]", s.Level, s.Name, clock(remaining), s.ns())
 	defer func() {
 		if p := recover(); p != nil {
 			err = Bug("%s: panic: %v", s.Name, p)
@@ -137,7 +146,7 @@ func (r *runner) runStep(parent context.Context, s *Step, top bool) (err error) 
 			r.log.Exception(e.Msg)
 		}
 		elapsed := r.now().Sub(start)
-		logf("end: %s %s (duration %s) [common]", s.Level, s.Name, clock(elapsed.Round(time.Second)))
+		logf("end: %s %s (duration %s) [%s]", s.Level, s.Name, clock(elapsed.Round(time.Second)), s.ns())
 		r.results(s, elapsed, err)
 	}()
 	if s.Run != nil {
@@ -153,7 +162,7 @@ func (r *runner) runStep(parent context.Context, s *Step, top bool) (err error) 
 
 func (r *runner) results(s *Step, elapsed time.Duration, err error) {
 	res := map[string]any{
-		"definition": "lava", "namespace": "common", "case": s.Name, "level": s.Level,
+		"definition": "lava", "namespace": s.ns(), "case": s.Name, "level": s.Level,
 		"duration": fmt.Sprintf("%.02f", elapsed.Seconds()), "result": "pass",
 	}
 	extra := map[string]any{}

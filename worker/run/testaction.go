@@ -125,7 +125,7 @@ func buildTest(j *Job, a jobdef.Action) (*Step, error) {
 		}
 	}
 	shell := j.step(a, "lava-test-shell", "Executing lava-test-runner",
-		func(ctx context.Context, s *Step) error { return j.testShell(ctx, stage) })
+		func(ctx context.Context, s *Step) error { return j.testShell(ctx, stage, a.Namespace) })
 	shell.TimeoutType = TypeTimeout
 	return j.step(a, "lava-test-retry", "Retry support for Lava Test Shell", nil, shell), nil
 }
@@ -174,7 +174,7 @@ func (q *lineQueue) next(ctx context.Context, done <-chan struct{}) (string, err
 	}
 }
 
-func (j *Job) testShell(ctx context.Context, stage int) error {
+func (j *Job) testShell(ctx context.Context, stage int, ns string) error {
 	c := j.Console
 	if c == nil {
 		j.Log.Errorf("No connection to the DUT, Check that a boot action precede test actions")
@@ -208,7 +208,7 @@ func (j *Job) testShell(ctx context.Context, stage int) error {
 	if err := c.SendLine(ctx, j.Overlay.RunnerCommand(stage)); err != nil {
 		return err
 	}
-	ts := &shellState{j: j, stage: stage}
+	ts := &shellState{j: j, stage: stage, ns: ns}
 	defer ts.finish()
 	for {
 		line, err := q.next(ctx, c.Done())
@@ -232,6 +232,7 @@ func (j *Job) testShell(ctx context.Context, stage int) error {
 // shellState follows one lava-test-runner run, as LAVA's TestShellAction.
 type shellState struct {
 	j          *Job
+	ns         string
 	stage      int
 	definition string
 	testset    string
@@ -308,7 +309,7 @@ func (ts *shellState) endRun(p []string) {
 	ts.pattern, ts.currentRun = nil, nil
 	ts.j.Log.Results(map[string]any{
 		"definition": "lava", "case": p[0], "uuid": p[1], "repository": "inline", "path": ts.j.paths[p[0]],
-		"duration": fmt.Sprintf("%.02f", dur), "result": "pass", "revision": "unspecified", "namespace": "common",
+		"duration": fmt.Sprintf("%.02f", dur), "result": "pass", "revision": "unspecified", "namespace": ts.namespace(),
 	})
 	ts.start = time.Time{}
 }
@@ -382,6 +383,13 @@ func (ts *shellState) matchPattern(line string) {
 		return
 	}
 	ts.report(r)
+}
+
+func (ts *shellState) namespace() string {
+	if ts.ns == "" {
+		return "common"
+	}
+	return ts.ns
 }
 
 // finish reports a run that never ended as failed.
