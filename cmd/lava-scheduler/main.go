@@ -65,6 +65,8 @@ func run(args []string, stderr io.Writer) int {
 	workerTimeout := fs.Duration("worker-timeout", envDuration("LAVA_WORKER_TIMEOUT", 60*time.Second, &envErr), "a worker without a ping for this long goes Offline (env LAVA_WORKER_TIMEOUT)")
 	lostGrace := fs.Duration("lost-job-grace", envDuration("LAVA_LOST_JOB_GRACE", 5*time.Minute, &envErr), "jobs of a worker Offline for this long end Incomplete (env LAVA_LOST_JOB_GRACE)")
 	window := fs.Int("queue-window", int(envInt("LAVA_SCHEDULER_QUEUE_WINDOW", store.DefaultQueueWindow, &envErr)), "queued jobs read per device type per pass (env LAVA_SCHEDULER_QUEUE_WINDOW)")
+	metricsListen := fs.String("metrics-listen", env("LAVA_METRICS_LISTEN", ""), "serve /metrics, /healthz and /readyz here, e.g. 127.0.0.1:9102; empty: off (env LAVA_METRICS_LISTEN)")
+	retention := fs.String("retention", env("LAVA_RETENTION", ""), "retention policy file (YAML) applied while leading; empty: keep everything (env LAVA_RETENTION)")
 	level := fs.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -94,9 +96,14 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	s := scheduler.New(st, logger, scheduler.Config{
+	cfg := scheduler.Config{
 		RealmID: *realm, Tick: *tick, WorkerTimeout: *workerTimeout, LostJobGrace: *lostGrace, QueueWindow: *window,
-	})
+	}
+	if _, err := withOps(ctx, &cfg, st, *metricsListen, *retention, logger); err != nil {
+		logger.Error("metrics and retention", slog.Any("error", err))
+		return 1
+	}
+	s := scheduler.New(st, logger, cfg)
 	if err := s.Run(ctx); err != nil {
 		logger.Error("scheduler stopped", slog.Any("error", err))
 		return 1

@@ -1,0 +1,90 @@
+package ops
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"golava/pkg/metrics"
+	"golava/server/publisher"
+	"golava/server/scheduler"
+)
+
+// PublisherCollectors export a publisher hub's counters at scrape time.
+func PublisherCollectors(hub interface{ Stats() publisher.Stats }) []prometheus.Collector {
+	opts := func(name, help string) prometheus.GaugeOpts {
+		return prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "publisher", Name: name, Help: help}
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(opts("clients", "Event subscribers connected now (WebSocket and ZMQ)."),
+			func() float64 { return float64(hub.Stats().Subscribers) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts(opts("events_published_total", "Events published since start.")),
+			func() float64 { return float64(hub.Stats().Published) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts(opts("clients_dropped_total", "Subscribers dropped for falling too far behind.")),
+			func() float64 { return float64(hub.Stats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts(opts("replays_total", "Catch-ups read back from the database.")),
+			func() float64 { return float64(hub.Stats().Replays) }),
+		prometheus.NewGaugeFunc(opts("waiting_gap", "1 while delivery waits for a missing event id."),
+			func() float64 {
+				if hub.Stats().WaitingGap {
+					return 1
+				}
+				return 0
+			}),
+	}
+}
+
+// CoordinatorCollectors export the MultiNode coordinator's open groups.
+func CoordinatorCollectors(groups func() int) []prometheus.Collector {
+	return []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metrics.Namespace, Subsystem: "coordinator", Name: "groups",
+		Help: "MultiNode groups the coordinator holds now.",
+	}, func() float64 { return float64(groups()) })}
+}
+
+// SchedulerMetrics turns the scheduler's pass statistics into metrics;
+// set its OnPass as scheduler.Config.OnPass.
+type SchedulerMetrics struct {
+	duration  *prometheus.HistogramVec
+	decisions *prometheus.CounterVec
+	leading   prometheus.Collector
+}
+
+// NewSchedulerMetrics creates them; leading reports the leadership.
+func NewSchedulerMetrics(leading func() bool) *SchedulerMetrics {
+	return &SchedulerMetrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metrics.Namespace, Subsystem: "scheduler", Name: "pass_duration_seconds",
+			Help:    "Duration of scheduling passes, by phase (load, decide, apply, total).",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10},
+		}, []string{"phase"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "scheduler", Name: "decisions_total",
+			Help: "Outcomes of scheduling passes: assigned jobs, health checks created, conflicts, errors.",
+		}, []string{"outcome"}),
+		leading: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: metrics.Namespace, Subsystem: "scheduler", Name: "leading",
+			Help: "1 while this scheduler leads its realm.",
+		}, func() float64 {
+			if leading() {
+				return 1
+			}
+			return 0
+		}),
+	}
+}
+
+// Collectors returns the collectors to register.
+func (m *SchedulerMetrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.duration, m.decisions, m.leading}
+}
+
+// OnPass records one pass.
+func (m *SchedulerMetrics) OnPass(s scheduler.PassStats) {
+	m.duration.WithLabelValues("load").Observe(s.Load.Seconds())
+	m.duration.WithLabelValues("decide").Observe(s.Decide.Seconds())
+	m.duration.WithLabelValues("apply").Observe(s.Apply.Seconds())
+	m.duration.WithLabelValues("total").Observe(s.Total.Seconds())
+	m.decisions.WithLabelValues("assigned").Add(float64(s.Assigned))
+	m.decisions.WithLabelValues("health_check").Add(float64(s.HealthChecks))
+	m.decisions.WithLabelValues("conflict").Add(float64(s.Conflicts))
+	m.decisions.WithLabelValues("error").Add(float64(s.Errors))
+}
