@@ -41,6 +41,8 @@ type config struct {
 	stateFile   string
 	hub         publisher.HubConfig
 	logLevel    slog.Level
+	// metricsListen serves /metrics, /healthz and /readyz; empty: off.
+	metricsListen string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -54,6 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.hub.Prefix, "prefix", env("LAVA_EVENT_TOPIC", events.DefaultPrefix), "topic prefix, LAVA's EVENT_TOPIC (env LAVA_EVENT_TOPIC)")
 	fs.StringVar(&c.stateFile, "state-file", env("LAVA_PUBLISHER_STATE_FILE", ""), "file keeping the last published event id, so a restart resumes after it; empty starts at the newest event (env LAVA_PUBLISHER_STATE_FILE)")
 	fs.IntVar(&c.hub.Buffer, "buffer", 4096, "events kept in memory for subscribers")
+	fs.StringVar(&c.metricsListen, "metrics-listen", env("LAVA_METRICS_LISTEN", ""), "serve /metrics, /healthz and /readyz here, e.g. 127.0.0.1:9103; empty: off (env LAVA_METRICS_LISTEN)")
 	level := fs.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -105,6 +108,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	}
 	defer st.Close()
 	hub := publisher.NewHub(st, logger, cfg.hub)
+	if err := startMetrics(ctx, cfg.metricsListen, hub, st, logger); err != nil {
+		return err
+	}
 
 	var wg sync.WaitGroup
 	var httpSrv *http.Server
