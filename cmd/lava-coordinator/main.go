@@ -43,6 +43,7 @@ func run(args []string, stderr io.Writer) int {
 	stateFile := fs.String("state-file", env("LAVA_COORDINATOR_STATE_FILE", ""), "file keeping group state across restarts; empty keeps it in memory only (env LAVA_COORDINATOR_STATE_FILE)")
 	confPath := fs.String("config", env("LAVA_COORDINATOR_CONFIG", ""), "LAVA lava-coordinator.conf (JSON: port, blocksize, poll_delay, coordinator_hostname) (env LAVA_COORDINATOR_CONFIG)")
 	maxMsg := fs.Int("max-message", coordinator.DefaultMaxMessage, "largest request accepted, in bytes")
+	metricsListen := fs.String("metrics-listen", env("LAVA_METRICS_LISTEN", ""), "serve /metrics, /healthz and /readyz here, e.g. 127.0.0.1:9104; empty: off (env LAVA_METRICS_LISTEN)")
 	level := fs.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,6 +69,10 @@ func run(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := startMetrics(ctx, *metricsListen, srv, logger); err != nil {
+		logger.Error("start", slog.Any("error", err))
+		return 1
+	}
 	if err := srv.Run(ctx); err != nil {
 		logger.Error("coordinator stopped", slog.Any("error", err))
 		return 1

@@ -32,14 +32,6 @@ func PublisherCollectors(hub interface{ Stats() publisher.Stats }) []prometheus.
 	}
 }
 
-// CoordinatorCollectors export the MultiNode coordinator's open groups.
-func CoordinatorCollectors(groups func() int) []prometheus.Collector {
-	return []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: metrics.Namespace, Subsystem: "coordinator", Name: "groups",
-		Help: "MultiNode groups the coordinator holds now.",
-	}, func() float64 { return float64(groups()) })}
-}
-
 // SchedulerMetrics turns the scheduler's pass statistics into metrics;
 // set its OnPass as scheduler.Config.OnPass.
 type SchedulerMetrics struct {
