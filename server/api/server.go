@@ -25,6 +25,9 @@ type Config struct {
 	DispatcherDir string
 	// WS serves /ws/ (events); nil leaves the route out.
 	WS http.Handler
+	// EventSocket is the publisher's ZMQ address that
+	// scheduler.get_publisher_event_socket answers.
+	EventSocket string
 	// Web serves the web UI at every path the API does not; nil: no UI.
 	Web http.Handler
 	// Collectors are exported on /metrics besides the API's own (the
@@ -63,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 		s.workerJobs(r)
 		s.workerWorkers(r)
 	})
+	s.rpcRoutes(r) // /RPC2 (rpc.go)
 	if s.cfg.WS != nil {
 		r.Handle("/ws/", s.cfg.WS)
 		r.Handle("/ws", s.cfg.WS)

@@ -160,3 +160,22 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 	}
 	return nil
 }
+
+// JobViewingGroupNames returns the names of a group job's viewing groups.
+func (s *Store) JobViewingGroupNames(ctx context.Context, jobID int64) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT g.name FROM job_viewing_groups v JOIN groups g ON g.id = v.group_id
+WHERE v.job_id = $1 ORDER BY g.name`, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("viewing groups of job %d: %w", jobID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("viewing groups of job %d: %w", jobID, err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}

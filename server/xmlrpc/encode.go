@@ -199,3 +199,12 @@ func xmlChar(r rune) bool {
 	return r == 0x09 || r == 0x0A || r == 0x0D || (r >= 0x20 && r <= 0xD7FF) ||
 		(r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
 }
+
+// S builds a Struct from name, value pairs: S("id", 1, "state", "Idle").
+func S(pairs ...any) Struct {
+	out := make(Struct, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, Member{Name: pairs[i].(string), Value: pairs[i+1]})
+	}
+	return out
+}
