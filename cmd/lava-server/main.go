@@ -34,6 +34,8 @@ type command struct {
 var commands = []command{
 	{"serve", "serve the REST, worker and event APIs (migrates first)", cmdServe},
 	{"migrate", "apply pending database migrations", cmdMigrate},
+	{"dump", "back up the whole lab (jobs, logs, results, users, devices) to FILE: dump FILE", cmdDump},
+	{"restore", "replace the database with a dump (stop the services first): restore FILE", cmdRestore},
 	{"users add", "add a user: users add NAME [--superuser] [--password P] [--email E]", cmdUsersAdd},
 	{"tokens add", "add an API token and print it: tokens add --user U [--description D]", cmdTokensAdd},
 	{"workers add", "add a worker and print its token: workers add NAME [--description D]", cmdWorkersAdd},
@@ -41,6 +43,7 @@ var commands = []command{
 	{"devices add", "add a device: devices add NAME --device-type T --worker W --dict FILE [--tags a,b]", cmdDevicesAdd},
 	{"validate", "validate job definitions: validate FILE...", cmdValidate},
 	{"schema", "print the JSON schema of job definitions", cmdSchema},
+	{"render-device", "print the device configuration a dictionary renders to: render-device [--templates DIR]... [--context FILE] DICT", cmdRenderDevice},
 }
 
 func usage(w io.Writer) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"golava/server/api"
+	"golava/server/ops"
 	"golava/server/publisher"
 	"golava/server/store"
 )
@@ -82,6 +83,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if cfg.Events {
 		hub := publisher.NewHub(st, cfg.Logger.With("service", "publisher"), publisher.HubConfig{})
 		cfg.API.WS = noDeadlines(hub.WSHandler())
+		cfg.API.Collectors = append(cfg.API.Collectors, ops.PublisherCollectors(hub)...)
 		go func() {
 			err := hub.Run(ctx)
 			if err != nil && ctx.Err() == nil {
