@@ -1,0 +1,192 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"golava/server/store"
+)
+
+// The UI reads lists through its own queries: keyset pages (id < cursor)
+// without a count, so the job list costs the same on page 1 and page 20,000
+// of a million jobs.
+
+// jobRow is one line of a job list.
+type jobRow struct {
+	ID          int64
+	Description string
+	State       string
+	Health      string
+	Submitter   string
+	DeviceType  *string
+	Device      *string
+	HealthCheck bool
+	Priority    int
+	SubmitTime  time.Time
+	StartTime   *time.Time
+	EndTime     *time.Time
+}
+
+// jobListFilter is the job list's form; empty fields do not filter.
+type jobListFilter struct {
+	State, Health, DeviceType, Submitter, Tag, Text string
+	Device                                          string
+	HealthCheck                                     bool
+	Before, After                                   int64 // keyset cursors
+	Limit                                           int
+}
+
+// visibleCond is store's job visibility rule (public, own, or every viewing
+// group of the job among the viewer's groups, and the requested device type
+// and the actual device visible); superusers see everything. The query must
+// join devices as d (jobRowSelect does).
+func visibleCond(viewer *store.User, arg func(any) string) string {
+	if viewer != nil && viewer.IsSuperuser {
+		return "true"
+	}
+	var uid int64
+	if viewer != nil {
+		uid = viewer.ID
+	}
+	su, u := arg(false)+"::boolean", arg(uid)+"::bigint"
+	return `((j.visibility = 'public' OR j.submitter_id = ` + u + ` OR (j.visibility = 'group'
+    AND NOT EXISTS (SELECT 1 FROM job_viewing_groups g WHERE g.job_id = j.id
+        AND NOT EXISTS (SELECT 1 FROM user_groups ug WHERE ug.user_id = ` + u + ` AND ug.group_id = g.group_id))))
+    AND (j.requested_device_type_id IS NULL OR ` + store.DeviceTypeVisibleSQL("j.requested_device_type_id", su, u) + `)
+    AND (j.actual_device_id IS NULL OR ` + store.DeviceVisibleSQL("j.actual_device_id", "d.device_type_id", su, u) + `))`
+}
+
+// likePattern escapes LIKE's wildcards in s.
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+const jobRowSelect = `SELECT j.id, j.description, j.state, j.health, u.username, dt.name, d.hostname,
+    j.health_check, j.priority, j.submit_time, j.start_time, j.end_time
+FROM jobs j JOIN users u ON u.id = j.submitter_id
+LEFT JOIN device_types dt ON dt.id = j.requested_device_type_id
+LEFT JOIN devices d ON d.id = j.actual_device_id`
+
+// listJobs returns up to f.Limit jobs newest first, and whether more exist
+// past the page in the direction read.
+func (s *Server) listJobs(ctx context.Context, viewer *store.User, f jobListFilter) ([]jobRow, bool, error) {
+	args := []any{s.cfg.RealmID}
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	where := []string{"j.realm_id = $1", visibleCond(viewer, arg)}
+	add := func(cond string, v any) { where = append(where, strings.Replace(cond, "?", arg(v), 1)) }
+	if f.State != "" {
+		add("j.state = ?", f.State)
+	}
+	if f.Health != "" {
+		add("j.health = ?", f.Health)
+	}
+	if f.DeviceType != "" {
+		add("j.requested_device_type_id = (SELECT id FROM device_types WHERE realm_id = $1 AND name = ?)", f.DeviceType)
+	}
+	if f.Device != "" {
+		add("j.actual_device_id = (SELECT id FROM devices WHERE realm_id = $1 AND hostname = ?)", f.Device)
+	}
+	if f.Submitter != "" {
+		add("j.submitter_id = (SELECT id FROM users WHERE username = ?)", f.Submitter)
+	}
+	if f.HealthCheck {
+		where = append(where, "j.health_check")
+	}
+	if f.Tag != "" {
+		add("EXISTS (SELECT 1 FROM job_tags jt JOIN tags t ON t.id = jt.tag_id WHERE jt.job_id = j.id AND t.name = ?)", f.Tag)
+	}
+	if f.Text != "" {
+		if id, err := strconv.ParseInt(strings.TrimSpace(f.Text), 10, 64); err == nil {
+			add("(j.id = ? OR j.description ILIKE "+arg(likePattern(f.Text))+")", id)
+		} else {
+			add("j.description ILIKE ?", likePattern(f.Text))
+		}
+	}
+	order := "DESC"
+	switch {
+	case f.After > 0:
+		add("j.id > ?", f.After)
+		order = "ASC"
+	case f.Before > 0:
+		add("j.id < ?", f.Before)
+	}
+	q := jobRowSelect + " WHERE " + strings.Join(where, " AND ") + " ORDER BY j.id " + order + " LIMIT " + arg(f.Limit+1)
+	out, err := s.scanJobRows(ctx, q, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(out) > f.Limit
+	if more {
+		out = out[:f.Limit]
+	}
+	if order == "ASC" {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, more, nil
+}
+
+// countRow is a label and a number, for the dashboard's bars.
+type countRow struct {
+	Label string
+	N     int64
+}
+
+func (s *Server) counts(ctx context.Context, q string, args ...any) ([]countRow, error) {
+	rows, err := s.st.Pool().Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (countRow, error) {
+		var c countRow
+		err := r.Scan(&c.Label, &c.N)
+		return c, err
+	})
+}
+
+// hourBucket is one hour of the failures chart.
+type hourBucket struct {
+	Hour       time.Time
+	Total, Bad int64
+}
+
+func (s *Server) hourly(ctx context.Context) ([]hourBucket, error) {
+	rows, err := s.st.Pool().Query(ctx, `SELECT h, count(j.id), count(j.id) FILTER (WHERE j.health = 'Incomplete')
+FROM generate_series(date_trunc('hour', now()) - interval '23 hours', date_trunc('hour', now()), interval '1 hour') h
+LEFT JOIN jobs j ON j.end_time >= h AND j.end_time < h + interval '1 hour' AND j.realm_id = $1
+GROUP BY h ORDER BY h`, s.cfg.RealmID)
+	if err != nil {
+		return nil, fmt.Errorf("hourly jobs: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (hourBucket, error) {
+		var b hourBucket
+		err := r.Scan(&b.Hour, &b.Total, &b.Bad)
+		return b, err
+	})
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func (s *Server) scanJobRows(ctx context.Context, q string, args ...any) ([]jobRow, error) {
+	rows, err := s.st.Pool().Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (jobRow, error) {
+		var j jobRow
+		err := r.Scan(&j.ID, &j.Description, &j.State, &j.Health, &j.Submitter, &j.DeviceType, &j.Device,
+			&j.HealthCheck, &j.Priority, &j.SubmitTime, &j.StartTime, &j.EndTime)
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out, nil
+}
