@@ -39,6 +39,11 @@ func bootstrap(ctx context.Context, st *store.Store, cfg Config) (*bootInfo, err
 	if info.adminToken, err = ensureAdmin(ctx, st, filepath.Join(cfg.DataDir, adminTokenFile)); err != nil {
 		return nil, err
 	}
+	if cfg.AdminPassword != "" {
+		if err := setAdminPassword(ctx, st, cfg.AdminPassword); err != nil {
+			return nil, err
+		}
+	}
 	if info.workerToken, err = ensureWorker(ctx, st); err != nil {
 		return nil, err
 	}
@@ -128,6 +133,17 @@ func ensureBoard(ctx context.Context, st *store.Store, b board, dict string) err
 	// The binaries or the data folder may have moved since the last start.
 	if err := st.SetDeviceDictionary(ctx, store.DefaultRealm, b.name, dict); err != nil {
 		return fmt.Errorf("device %s dictionary: %w", b.name, err)
+	}
+	return nil
+}
+
+func setAdminPassword(ctx context.Context, st *store.Store, password string) error {
+	u, err := st.UserByName(ctx, adminName)
+	if err != nil {
+		return fmt.Errorf("admin user: %w", err)
+	}
+	if err := st.SetPassword(ctx, u.ID, password); err != nil {
+		return fmt.Errorf("admin password: %w", err)
 	}
 	return nil
 }

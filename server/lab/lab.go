@@ -18,6 +18,7 @@ import (
 	"golava/server/publisher"
 	"golava/server/scheduler"
 	"golava/server/store"
+	"golava/server/web"
 	"golava/worker/daemon"
 	"golava/worker/dutsim"
 )
@@ -46,6 +47,8 @@ type Config struct {
 	DeviceTypesDir string
 	// Ready, when set, receives the API URL once it answers.
 	Ready func(url string)
+	// AdminPassword, when set, becomes the admin's password (web UI login).
+	AdminPassword string
 }
 
 func (c *Config) defaults() error {
@@ -151,8 +154,12 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	hub := publisher.NewHub(st, logger.With("service", "publisher"), publisher.HubConfig{ZMQListen: cfg.ZMQListen})
 	goService("publisher", hub.Run)
 
+	webSrv, err := web.New(st, logger.With("service", "web"), web.Config{})
+	if err != nil {
+		return fmt.Errorf("web UI: %w", err)
+	}
 	apiSrv := api.New(st, logger.With("service", "api"), api.Config{
-		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandler(),
+		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandler(), Web: webSrv.Handler(),
 	})
 	httpSrv := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	goService("api", func(ctx context.Context) error { return serveHTTP(ctx, httpSrv, ln) })
