@@ -15,6 +15,7 @@ import (
 	"golava/server/ops"
 	"golava/server/publisher"
 	"golava/server/store"
+	"golava/server/web"
 )
 
 // ServeConfig is `lava-server serve`.
@@ -93,6 +94,13 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}()
 	} else {
 		hubDone <- nil
+	}
+	if cfg.API.Web == nil {
+		ui, err := web.New(st, cfg.Logger.With("service", "web"), web.Config{})
+		if err != nil {
+			return fmt.Errorf("web UI: %w", err)
+		}
+		cfg.API.Web = ui.Handler()
 	}
 	srv := &http.Server{
 		Handler:           api.New(st, cfg.Logger.With("service", "api"), cfg.API).Handler(),
