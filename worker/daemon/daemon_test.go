@@ -305,11 +305,12 @@ func TestVersionMismatch(t *testing.T) {
 }
 
 // An event naming this worker makes it ping at once (the interval is an
-// hour), also after the event stream was cut and reconnected.
+// hour), also after the event stream was cut and reconnected. The
+// heartbeat stays at 30 s: a short one replaces the stream whenever a pong
+// is late on a loaded machine, and an event sent meanwhile is lost.
 func TestWebSocketEventTriggersPing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.tm.wsHeartbeat = 10 * time.Millisecond
 	h.start()
 	h.fs.waitFor("first ping and event stream", func() bool { return h.fs.pings == 1 && len(h.fs.wsConns) == 1 })
 
@@ -329,6 +330,17 @@ func TestWebSocketEventTriggersPing(t *testing.T) {
 	if job := h.finished(8); job.Finish.Get("error_type") != "Canceled" {
 		t.Errorf("finish %v, want Canceled", job.Finish)
 	}
+}
+
+// A stream whose pings go unanswered (dropped silently on the way) is
+// replaced.
+func TestWebSocketHeartbeat(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.fs.wsDeaf = true
+	h.tm.wsHeartbeat = 10 * time.Millisecond
+	h.start()
+	h.fs.waitFor("dead event stream replaced", func() bool { return len(h.fs.wsConns) >= 2 })
 }
 
 // A restarted worker knows the jobs of the one before.

@@ -38,6 +38,8 @@ type fakeServer struct {
 	configFails   int  // answer 500 to this many GET jobs/<id>/ first
 	jobs          map[int64]*fakeJob
 	wsConns       []*websocket.Conn
+	wsDeaf        bool          // never read WebSockets, so pings go unanswered
+	quit          chan struct{} // closed when the test ends
 }
 
 // fakeJob is a job as the server sees it.
@@ -61,7 +63,7 @@ type readyLine struct {
 }
 
 func newFakeServer(t *testing.T, name string) *fakeServer {
-	fs := &fakeServer{t: t, changed: make(chan struct{}), workerName: name, jobs: map[int64]*fakeJob{}}
+	fs := &fakeServer{t: t, changed: make(chan struct{}), workerName: name, jobs: map[int64]*fakeJob{}, quit: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+workerapi.Prefix+"workers/", fs.register)
 	mux.HandleFunc("GET "+workerapi.Prefix+"workers/{name}/", fs.ping)
@@ -71,6 +73,7 @@ func newFakeServer(t *testing.T, name string) *fakeServer {
 	mux.HandleFunc("/ws/", fs.websocket)
 	fs.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
+		close(fs.quit)
 		fs.mu.Lock()
 		for _, c := range fs.wsConns {
 			c.CloseNow()
@@ -281,7 +284,13 @@ func (fs *fakeServer) websocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	fs.update(func() { fs.wsConns = append(fs.wsConns, c) })
+	deaf := false
+	fs.update(func() { fs.wsConns = append(fs.wsConns, c); deaf = fs.wsDeaf })
+	if deaf {
+		// A connection a proxy dropped silently: nothing comes back.
+		<-fs.quit
+		return
+	}
 	// Reading answers the client's pings; what it sends is ignored.
 	for {
 		if _, _, err := c.Read(context.Background()); err != nil {
