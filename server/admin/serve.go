@@ -83,7 +83,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	hubDone := make(chan error, 1)
 	if cfg.Events {
 		hub := publisher.NewHub(st, cfg.Logger.With("service", "publisher"), publisher.HubConfig{})
-		cfg.API.WS = noDeadlines(hub.WSHandler())
+		vis := publisher.NewVisibility(st, cfg.Logger.With("service", "publisher"), publisher.VisibilityConfig{})
+		cfg.API.WS = noDeadlines(hub.WSHandlerFiltered(vis.Filter))
 		cfg.API.Collectors = append(cfg.API.Collectors, ops.PublisherCollectors(hub)...)
 		go func() {
 			err := hub.Run(ctx)

@@ -1,0 +1,209 @@
+package publisher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golava/pkg/events"
+	"golava/server/store"
+)
+
+// VisibilityConfig tunes NewVisibilityFilter; the zero value works.
+type VisibilityConfig struct {
+	// TTL is how long a decision is reused (30 s when 0), so a permission
+	// change reaches open connections within that time.
+	TTL time.Duration
+	// MaxEntries bounds the decision cache (100000 when 0); it is emptied
+	// when full.
+	MaxEntries int
+	// Timeout bounds one database check (5 s when 0); a failed check hides
+	// the event.
+	Timeout time.Duration
+}
+
+// Visibility decides which events a WebSocket client may see: a client is
+// anonymous or authenticates with an API token (?token=, or the header
+// "Authorization: Token <secret>"); it sees worker events, and job, device
+// and log events of the jobs and devices it may see, as the REST API
+// decides (store.CanViewJobID, store.CanViewDeviceNamed). Decisions are
+// shared by every connection of the same user, so 1,000 anonymous clients
+// cost one query per new job, not 1,000.
+type Visibility struct {
+	st     *store.Store
+	logger *slog.Logger
+	cfg    VisibilityConfig
+
+	mu    sync.Mutex
+	cache map[visKey]*visEntry
+}
+
+type visKey struct {
+	uid    int64
+	kind   byte // 'j' job, 'd' device
+	realm  string
+	object string
+	device string // a job's device: its visibility depends on it
+}
+
+type visEntry struct {
+	done    chan struct{}
+	ok      bool
+	expires time.Time
+}
+
+// NewVisibility returns a Visibility over st.
+func NewVisibility(st *store.Store, logger *slog.Logger, cfg VisibilityConfig) *Visibility {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 30 * time.Second
+	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = 100000
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	return &Visibility{st: st, logger: logger, cfg: cfg, cache: map[visKey]*visEntry{}}
+}
+
+// Filter is the WSFilter: it authenticates the request and returns the
+// client's event filter. An unknown or inactive token is refused (403).
+func (v *Visibility) Filter(r *http.Request) (func(events.Event) bool, error) {
+	secret := RequestToken(r)
+	var user *store.User
+	if secret != "" {
+		u, err := v.st.UserByToken(r.Context(), secret)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("invalid token")
+		case err != nil:
+			return nil, fmt.Errorf("authenticate: %w", err)
+		case !u.IsActive:
+			return nil, fmt.Errorf("user %s is inactive", u.Username)
+		}
+		user = u
+	}
+	if user != nil && user.IsSuperuser {
+		return nil, nil
+	}
+	return func(e events.Event) bool { return v.Allowed(e, user) }, nil
+}
+
+// RequestToken returns the API token of a request: ?token=, or the
+// Authorization header "Token <secret>" (LAVA REST) or "Bearer <secret>".
+func RequestToken(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	h := r.Header.Get("Authorization")
+	for _, scheme := range []string{"Token ", "Bearer "} {
+		if len(h) > len(scheme) && strings.EqualFold(h[:len(scheme)], scheme) {
+			return strings.TrimSpace(h[len(scheme):])
+		}
+	}
+	return ""
+}
+
+// eventRefs is what an event's data says about its objects.
+type eventRefs struct {
+	Job    json.RawMessage `json:"job"`
+	Device *string         `json:"device"`
+}
+
+// Allowed reports whether user (nil: anonymous) may see e.
+func (v *Visibility) Allowed(e events.Event, user *store.User) bool {
+	if user != nil && user.IsSuperuser {
+		return true
+	}
+	switch e.Topic {
+	case events.TopicWorker:
+		return true
+	case events.TopicTestJob, events.TopicDevice, events.TopicEvent:
+	default:
+		return false
+	}
+	var refs eventRefs
+	if err := json.Unmarshal([]byte(e.Data), &refs); err != nil {
+		return false
+	}
+	device := ""
+	if refs.Device != nil {
+		device = *refs.Device
+	}
+	var uid int64
+	if user != nil {
+		uid = user.ID
+	}
+	if e.Topic == events.TopicDevice && device != "" {
+		if !v.decide(visKey{uid: uid, kind: 'd', realm: e.Realm, object: device}, user) {
+			return false
+		}
+	}
+	if len(refs.Job) == 0 || string(refs.Job) == "null" {
+		return e.Topic == events.TopicDevice
+	}
+	id, ok := jobRefID(refs.Job)
+	if !ok {
+		return false
+	}
+	return v.decide(visKey{uid: uid, kind: 'j', object: strconv.FormatInt(id, 10), device: device}, user)
+}
+
+// jobRefID reads a job reference: a number, or a MultiNode "N.M" string.
+func jobRefID(raw json.RawMessage) (int64, bool) {
+	s := string(raw)
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, false
+		}
+		s, _, _ = strings.Cut(s, ".")
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// decide answers from the cache or asks the database once per key, while
+// concurrent askers wait for that answer.
+func (v *Visibility) decide(k visKey, user *store.User) bool {
+	now := time.Now()
+	v.mu.Lock()
+	e, hit := v.cache[k]
+	if hit && e.expires.IsZero() || hit && now.Before(e.expires) {
+		v.mu.Unlock()
+		<-e.done
+		return e.ok
+	}
+	if len(v.cache) >= v.cfg.MaxEntries {
+		clear(v.cache)
+	}
+	e = &visEntry{done: make(chan struct{})}
+	v.cache[k] = e
+	v.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), v.cfg.Timeout)
+	defer cancel()
+	var err error
+	if k.kind == 'd' {
+		e.ok, err = v.st.CanViewDeviceNamed(ctx, k.realm, k.object, user)
+	} else {
+		id, _ := strconv.ParseInt(k.object, 10, 64)
+		e.ok, err = v.st.CanViewJobID(ctx, id, user)
+	}
+	v.mu.Lock()
+	if err != nil {
+		v.logger.Warn("event visibility check failed; event hidden", slog.Any("error", err))
+		e.expires = now // retried by the next event
+	} else {
+		e.expires = now.Add(v.cfg.TTL)
+	}
+	v.mu.Unlock()
+	close(e.done)
+	return e.ok
+}
