@@ -43,6 +43,7 @@ var commands = []command{
 	{"devices add", "add a device: devices add NAME --device-type T --worker W --dict FILE [--tags a,b]", cmdDevicesAdd},
 	{"validate", "validate job definitions: validate FILE...", cmdValidate},
 	{"schema", "print the JSON schema of job definitions", cmdSchema},
+	{"render-device", "print the device configuration a dictionary renders to: render-device [--templates DIR]... [--context FILE] DICT", cmdRenderDevice},
 }
 
 func usage(w io.Writer) {
