@@ -29,6 +29,7 @@ func run(args []string) int {
 	fs.StringVar(&cfg.ZMQListen, "zmq-listen", os.Getenv("LAVA_ZMQ_LISTEN"), "publish events on ZMQ PUB at this address, e.g. tcp://127.0.0.1:5500; empty: off (env LAVA_ZMQ_LISTEN)")
 	fs.StringVar(&cfg.DeviceTypesDir, "device-types", os.Getenv("LAVA_DEVICE_TYPES_DIR"), "extra folder of device-type templates (env LAVA_DEVICE_TYPES_DIR)")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 20*time.Second, "ping interval of the embedded worker")
+	fs.BoolVar(&cfg.ExternalWorker, "external-worker", false, "start no embedded worker; write the worker token to <data>/worker-token for a lava-worker named lab started separately")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", os.Getenv("LAVA_ADMIN_PASSWORD"), "set the admin user's password, to log in to the web UI (env LAVA_ADMIN_PASSWORD)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {

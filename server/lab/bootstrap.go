@@ -17,6 +17,8 @@ const (
 	adminName      = "admin"
 	dutSimType     = "dut-sim"
 	adminTokenFile = "admin-token"
+	// workerTokenFile holds the lab worker's token when the worker is external.
+	workerTokenFile = "worker-token"
 )
 
 type board struct {

@@ -49,6 +49,10 @@ type Config struct {
 	Ready func(url string)
 	// AdminPassword, when set, becomes the admin's password (web UI login).
 	AdminPassword string
+	// ExternalWorker starts no embedded worker: the boards wait for a
+	// lava-worker (golava's or LAVA's) named "lab" started separately with
+	// the token the lab writes to DataDir/worker-token.
+	ExternalWorker bool
 }
 
 func (c *Config) defaults() error {
@@ -184,14 +188,24 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 		wg.Wait()
 		return err
 	}
-	goService("worker", func(ctx context.Context) error {
-		return daemon.Run(ctx, daemon.Config{
-			Name: boot.workerName, URL: baseURL + "/", Token: boot.workerToken,
-			WorkerDir: filepath.Join(cfg.DataDir, "worker"), PingInterval: cfg.PingInterval,
-			LavaRun: filepath.Join(cfg.BinDir, "lava-run"), JobLogInterval: 1,
-			StopJobsOnExit: true, Nice: true,
-		}, logger.With("service", "worker"))
-	})
+	if cfg.ExternalWorker {
+		tokenFile := filepath.Join(cfg.DataDir, workerTokenFile)
+		if err := os.WriteFile(tokenFile, []byte(boot.workerToken), 0o600); err != nil {
+			cancel(err)
+			wg.Wait()
+			return fmt.Errorf("write %s: %w", tokenFile, err)
+		}
+		fmt.Printf("worker %s: start it with --name %s --token-file %s --url %s/\n", boot.workerName, boot.workerName, tokenFile, baseURL)
+	} else {
+		goService("worker", func(ctx context.Context) error {
+			return daemon.Run(ctx, daemon.Config{
+				Name: boot.workerName, URL: baseURL + "/", Token: boot.workerToken,
+				WorkerDir: filepath.Join(cfg.DataDir, "worker"), PingInterval: cfg.PingInterval,
+				LavaRun: filepath.Join(cfg.BinDir, "lava-run"), JobLogInterval: 1,
+				StopJobsOnExit: true, Nice: true,
+			}, logger.With("service", "worker"))
+		})
+	}
 	fmt.Printf("admin token: %s (also in %s)\n", boot.adminToken, filepath.Join(cfg.DataDir, "admin-token"))
 	fmt.Printf("ready %s\n", baseURL)
 	if cfg.Ready != nil {

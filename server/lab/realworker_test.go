@@ -1,0 +1,175 @@
+package lab_test
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golava/server/store/storetest"
+)
+
+// lavaRefDir is the unpacked Debian LAVA packages: LAVA_REF_DIR, else
+// <repo>/.cache/lava-ref (made by `make ref`).
+func lavaRefDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("LAVA_REF_DIR"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, ".cache", "lava-ref")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// realJob runs on LAVA's own lava-run: it has no golava-only shortcut, so the
+// overlay is deployed with "to: overlay" and moved onto the board with
+// transfer_overlay. dut-sim's shell runs on the worker host in the board's fs
+// folder, so "downloading" is a copy out of LAVA's DISPATCHER_DOWNLOAD_DIR.
+const realJob = `device_type: dut-sim
+job_name: real lava-worker and lava-run on dut-sim
+priority: medium
+visibility: public
+timeouts:
+  job: {minutes: 3}
+  action: {minutes: 2}
+  connection: {minutes: 1}
+actions:
+- deploy:
+    to: overlay
+- boot:
+    method: minimal
+    auto_login:
+      login_prompt: 'dut-sim login:'
+      username: root
+    prompts:
+    - 'root@dut-sim:~# '
+    transfer_overlay:
+      download_command: fetch() { cp /var/lib/lava/dispatcher/tmp/${1#http://*/tmp/} . ; } ; fetch
+      unpack_command: tar -xzf
+- test:
+    definitions:
+    - from: inline
+      name: smoke
+      path: inline/smoke.yaml
+      repository:
+        metadata:
+          format: Lava-Test Test Definition 1.0
+          name: smoke
+          description: one passing and one failing case
+        run:
+          steps:
+          - lava-test-case pass-case --shell true
+          - lava-test-case fail-case --shell false
+`
+
+var workerLineRE = regexp.MustCompile(`worker (\S+): start it with --name \S+ --token-file (\S+) --url (\S+)`)
+
+// TestRealLavaWorker runs one job through Debian's lava-worker and lava-run
+// (LAVA 2023.01, from the reference packages) against lava-lab: the worker
+// registers by token, pings, is told to START, runs lava-run, streams logs
+// and reports FINISHED; the job must end Complete with its results stored.
+func TestRealLavaWorker(t *testing.T) {
+	t.Parallel()
+	ref := lavaRefDir(t)
+	pyPath := filepath.Join(ref, "usr", "lib", "python3", "dist-packages")
+	worker := filepath.Join(ref, "usr", "bin", "lava-worker")
+	for _, p := range []string{worker, filepath.Join(ref, "usr", "bin", "lava-run"), filepath.Join(pyPath, "lava_dispatcher_host")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("LAVA reference packages incomplete (%v): run `make ref` or set LAVA_REF_DIR", err)
+		}
+	}
+	dir := shortTempDir(t)
+	p := startProc(t, "lava-lab", "--data", dir, "--listen", "127.0.0.1:0", "--boards", "1",
+		"--coordinator-listen", "127.0.0.1:0", "--external-worker", "--database-url", storetest.URL(t))
+	ready := p.waitOutput(readyRE, 90*time.Second)
+	w := p.waitOutput(workerLineRE, 5*time.Second)
+	c := &client{t: t, base: ready[1], token: readFile(t, filepath.Join(dir, "admin-token"))}
+
+	// guestfs (python3-guestfs pulls in qemu and a kernel) is only used to
+	// modify disk images, which this job does not do: an empty module lets
+	// lava_dispatcher import.
+	stub := filepath.Join(dir, "pystub")
+	if err := os.MkdirAll(stub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stub, "guestfs.py"), []byte("# not used by dut-sim jobs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lw := startPython(t, "lava-worker", []string{"PYTHONPATH=" + stub + ":" + pyPath},
+		worker, "--name", w[1], "--token-file", w[2], "--url", strings.TrimSuffix(w[3], "/"),
+		"--worker-dir", filepath.Join(dir, "real-worker"), "--ping-interval", "1", "--job-log-interval", "1", "--level", "DEBUG", "--log-file", "-")
+
+	id := c.submit(realJob)
+	j := c.waitFinished(id, 3*time.Minute)
+	if j.Health != "Complete" {
+		t.Fatalf("job %d health = %s, want Complete (failure: %v)\n%s\n---- lava-worker ----\n%s", id, j.Health, deref(j.FailureComment), c.logs(id), lw.output())
+	}
+	cases := c.testCases(id)
+	if cases["pass-case"] != "pass" || cases["fail-case"] != "fail" || cases["job"] != "pass" {
+		t.Fatalf("test cases = %v, want pass-case=pass fail-case=fail job=pass", cases)
+	}
+	log := c.logs(id)
+	if !strings.Contains(log, "lava-test-runner") || !strings.Contains(log, "Job finished correctly") {
+		t.Fatalf("log of job %d lacks LAVA's lava-run output:\n%s", id, log)
+	}
+	checkLogYAML(t, log)
+}
+
+// startPython runs a LAVA Python program with Debian's interpreter, in its
+// own process group so the cleanup also ends the lava-run it started.
+func startPython(t testing.TB, name string, env []string, args ...string) *proc {
+	t.Helper()
+	py := os.Getenv("LAVA_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	p := &proc{t: t, name: name, done: make(chan struct{})}
+	p.cmd = exec.Command(py, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 4<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.Write(sc.Bytes())
+			p.out.WriteByte('\n')
+			p.mu.Unlock()
+		}
+	}()
+	go func() {
+		_ = p.cmd.Wait()
+		pw.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("---- %s (pid %s) output ----\n%s", name, strconv.Itoa(p.cmd.Process.Pid), p.output())
+		}
+	})
+	return p
+}
