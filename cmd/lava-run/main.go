@@ -62,6 +62,8 @@ func parseArgs(args []string, stderr io.Writer) (run.Config, error) {
 	fs.StringVar(&cfg.Token, "token", os.Getenv("LAVA_TOKEN"), "job token for the server (env LAVA_TOKEN)")
 	fs.BoolVar(&cfg.Debug, "debug", false, "accepted for compatibility; no effect")
 	fs.BoolVar(&cfg.ValidateOnly, "validate", false, "only validate the job and write description.yaml")
+	coordConf := fs.String("coordinator-conf", "/etc/lava-coordinator/lava-coordinator.conf", "MultiNode coordinator settings (LAVA's JSON lava-coordinator.conf); optional")
+	coordAddr := fs.String("coordinator", os.Getenv("LAVA_COORDINATOR"), "MultiNode coordinator host:port, overriding the conf file (env LAVA_COORDINATOR)")
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -79,6 +81,16 @@ func parseArgs(args []string, stderr io.Writer) (run.Config, error) {
 		return cfg, fmt.Errorf("expected exactly one job definition, got %d (%s)", len(positional), strings.Join(positional, " "))
 	}
 	cfg.JobPath = positional[0]
+	cc, _, err := run.ReadCoordinatorConf(*coordConf)
+	if err != nil {
+		return cfg, err
+	}
+	if *coordAddr != "" {
+		if err := cc.SetAddr(*coordAddr); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.Coordinator = cc
 	cfg.LogInterval = time.Duration(*interval) * time.Second
 	for name, v := range map[string]string{"--device": cfg.DevicePath, "--output-dir": cfg.OutputDir, "--job-id": cfg.JobID} {
 		if v == "" {

@@ -35,6 +35,8 @@ type Job struct {
 	patterns map[string]*patternSpec
 	// paths of the definitions per run id, for the lava results.
 	paths map[string]string
+	// multinode is the MultiNode state of a sub-job (multinode.go), nil otherwise.
+	multinode *multinode
 }
 
 type patternSpec struct {

@@ -40,6 +40,8 @@ type Config struct {
 	// FlushTimeout bounds the final log upload; default 10 minutes, so a
 	// server restart at the end of a job loses nothing.
 	FlushTimeout time.Duration
+	// Coordinator is the MultiNode coordinator (lava-coordinator.conf).
+	Coordinator CoordinatorConfig
 	// CleanupTimeout bounds finalize (power off); default CleanupTimeout.
 	CleanupTimeout time.Duration
 	Stdout         io.Writer
@@ -162,7 +164,10 @@ func runJob(ctx context.Context, cfg Config, log *Logger) (out Outcome) {
 	jctx, cancel := context.WithTimeoutCause(ctx, j.Timeouts.Job, jobErr)
 	defer cancel()
 	r := &runner{log: log, now: time.Now, base: jctx}
-	err = r.runSteps(jctx, steps[:len(steps)-1], true)
+	if err = j.multinodeStart(jctx); err == nil {
+		err = r.runSteps(jctx, steps[:len(steps)-1], true)
+	}
+	j.multinodeEnd(ctx)
 	if err != nil && errors.Is(context.Cause(jctx), jobErr) {
 		err = jobErr // name the job timeout, not the action that was running
 	}
@@ -216,6 +221,9 @@ func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
 	j := &Job{ID: cfg.JobID, Def: def, Device: dev, Timeouts: to, OutDir: cfg.OutputDir, Log: log, Downloads: map[string]string{}}
 	steps, err := j.buildPipeline()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := j.setupMultinode(cfg.Coordinator); err != nil {
 		return nil, nil, err
 	}
 	if err := j.loadEnvDUT(cfg.EnvDUTPath); err != nil {

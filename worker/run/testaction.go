@@ -215,7 +215,14 @@ func (j *Job) testShell(ctx context.Context, stage int, ns string) error {
 		if err != nil {
 			return err
 		}
-		done, err := ts.handle(testshell.CleanLine(line))
+		line = testshell.CleanLine(line)
+		if ok, err := j.multinodeLine(ctx, ts.definition, line); ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		done, err := ts.handle(line)
 		if err != nil {
 			return err
 		}
