@@ -163,7 +163,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 		return fmt.Errorf("web UI: %w", err)
 	}
 	apiSrv := api.New(st, logger.With("service", "api"), api.Config{
-		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandler(), Web: webSrv.Handler(),
+		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandlerFiltered(publisher.NewVisibility(st, logger.With("service", "publisher"), publisher.VisibilityConfig{}).Filter), Web: webSrv.Handler(),
 	})
 	httpSrv := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	goService("api", func(ctx context.Context) error { return serveHTTP(ctx, httpSrv, ln) })
