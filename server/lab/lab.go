@@ -176,6 +176,14 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 		return fmt.Errorf("coordinator: %w", err)
 	}
 	goService("coordinator", coord.Run)
+	// lava-run finds the coordinator through the worker's env.yaml, which
+	// the server hands to the worker with each job.
+	coordEnv := "overrides:\n  LAVA_COORDINATOR: " + coord.Addr().String() + "\n"
+	if err := st.SetWorkerDoc(ctx, store.DefaultRealm, boot.workerName, "env", coordEnv); err != nil {
+		cancel(err)
+		wg.Wait()
+		return fmt.Errorf("worker env: %w", err)
+	}
 
 	for _, b := range boot.boards {
 		goService("board "+b.name, func(ctx context.Context) error {
