@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"time"
-
 )
 
 type dashboardPage struct {
@@ -94,4 +93,3 @@ func (s *Server) recentFailures(r *http.Request) ([]jobRow, error) {
 		visibleCond(currentUser(r), arg) + ` ORDER BY j.end_time DESC LIMIT 10`
 	return s.scanJobRows(r.Context(), q, args...)
 }
-
