@@ -138,7 +138,7 @@ func exported(t *testing.T) map[string]bool {
 	t.Helper()
 	var cs []prometheus.Collector
 	cs = append(cs, ops.NewDBCollector(nil, nil))
-	cs = append(cs, ops.NewSchedulerMetrics(func() bool { return false }).Collectors()...)
+	cs = append(cs, ops.NewSchedulerMetrics().Collectors()...)
 	cs = append(cs, ops.PublisherCollectors(fakeHub{})...)
 	cs = append(cs, metrics.NewWorkerMetrics().Collectors()...)
 	cs = append(cs, ops.NewRetention(nil, 1, ops.Policy{}, nil).Collectors()...)

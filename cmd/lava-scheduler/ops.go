@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 
 	"golava/pkg/metrics"
 	"golava/server/ops"
@@ -15,9 +14,8 @@ import (
 // while leading, and serves /metrics, /healthz and /readyz on listen
 // (nothing when empty).
 func withOps(ctx context.Context, cfg *scheduler.Config, st *store.Store, listen, retentionFile string, logger *slog.Logger) (<-chan error, error) {
-	var leading atomic.Bool
-	cfg.OnLeadership = func(v bool) { leading.Store(v) }
-	sm := ops.NewSchedulerMetrics(leading.Load)
+	sm := ops.NewSchedulerMetrics()
+	cfg.OnLeadership = sm.OnLeadership
 	cfg.OnPass = sm.OnPass
 	cs := sm.Collectors()
 	if retentionFile != "" {

@@ -1,6 +1,8 @@
 package ops
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"golava/pkg/metrics"
@@ -38,11 +40,14 @@ type SchedulerMetrics struct {
 	duration  *prometheus.HistogramVec
 	decisions *prometheus.CounterVec
 	leading   prometheus.Collector
+	isLeading atomic.Bool
 }
 
-// NewSchedulerMetrics creates them; leading reports the leadership.
-func NewSchedulerMetrics(leading func() bool) *SchedulerMetrics {
-	return &SchedulerMetrics{
+// NewSchedulerMetrics creates them; set OnLeadership as
+// scheduler.Config.OnLeadership too.
+func NewSchedulerMetrics() *SchedulerMetrics {
+	m := &SchedulerMetrics{}
+	*m = SchedulerMetrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: metrics.Namespace, Subsystem: "scheduler", Name: "pass_duration_seconds",
 			Help:    "Duration of scheduling passes, by phase (load, decide, apply, total).",
@@ -56,13 +61,17 @@ func NewSchedulerMetrics(leading func() bool) *SchedulerMetrics {
 			Namespace: metrics.Namespace, Subsystem: "scheduler", Name: "leading",
 			Help: "1 while this scheduler leads its realm.",
 		}, func() float64 {
-			if leading() {
+			if m.isLeading.Load() {
 				return 1
 			}
 			return 0
 		}),
 	}
+	return m
 }
+
+// OnLeadership records whether the scheduler leads.
+func (m *SchedulerMetrics) OnLeadership(v bool) { m.isLeading.Store(v) }
 
 // Collectors returns the collectors to register.
 func (m *SchedulerMetrics) Collectors() []prometheus.Collector {

@@ -35,14 +35,13 @@ func text(t *testing.T, reg *prometheus.Registry) string {
 func TestServiceCollectors(t *testing.T) {
 	t.Parallel()
 	hub := &hubStats{}
-	leading := false
-	sm := NewSchedulerMetrics(func() bool { return leading })
+	sm := NewSchedulerMetrics()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(PublisherCollectors(hub)...)
 	reg.MustRegister(sm.Collectors()...)
 
 	hub.s = publisher.Stats{Subscribers: 3, Published: 10, Dropped: 1, WaitingGap: true}
-	leading = true
+	sm.OnLeadership(true)
 	sm.OnPass(scheduler.PassStats{Assigned: 2, Conflicts: 1, Total: 25 * time.Millisecond, Load: 10 * time.Millisecond})
 	sm.OnPass(scheduler.PassStats{Assigned: 1, Total: 25 * time.Millisecond})
 	got := text(t, reg)
