@@ -14,6 +14,7 @@ import (
 
 	"golava/coordinator"
 	"golava/server/api"
+	"golava/server/ops"
 	"golava/server/pgcluster"
 	"golava/server/publisher"
 	"golava/server/scheduler"
@@ -162,13 +163,15 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}
+	sm := ops.NewSchedulerMetrics() // on the API's /metrics with the publisher's
 	apiSrv := api.New(st, logger.With("service", "api"), api.Config{
+		Collectors:   append(ops.PublisherCollectors(hub), sm.Collectors()...),
 		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandlerFiltered(publisher.NewVisibility(st, logger.With("service", "publisher"), publisher.VisibilityConfig{}).Filter), Web: webSrv.Handler(),
 	})
 	httpSrv := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	goService("api", func(ctx context.Context) error { return serveHTTP(ctx, httpSrv, ln) })
 
-	sched := scheduler.New(st, logger.With("service", "scheduler"), scheduler.Config{RealmID: store.DefaultRealm})
+	sched := scheduler.New(st, logger.With("service", "scheduler"), scheduler.Config{RealmID: store.DefaultRealm, OnPass: sm.OnPass, OnLeadership: sm.OnLeadership})
 	goService("scheduler", sched.Run)
 
 	coord, err := coordinator.New(coordinator.Config{Listen: cfg.CoordinatorListen, StateFile: filepath.Join(cfg.DataDir, "coordinator.json"), Logger: logger.With("service", "coordinator")})
