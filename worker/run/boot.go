@@ -261,7 +261,7 @@ func (j *Job) transferOverlay(ctx context.Context, action string) error {
 	if j.OverlayOnDevice {
 		return nil
 	}
-	if err := j.buildOverlay(); err != nil {
+	if err := j.buildOverlay(ctx); err != nil {
 		return err
 	}
 	c := j.Console

@@ -103,7 +103,7 @@ func buildDeploy(j *Job, a jobdef.Action) (*Step, error) {
 			}))
 	}
 	children = append(children, j.step(a, "lava-overlay", "add lava scripts during deployment for test shell use",
-		func(ctx context.Context, s *Step) error { return j.buildOverlay() }))
+		func(ctx context.Context, s *Step) error { return j.buildOverlay(ctx) }))
 	name, desc := "deployimages", "deploy images using guestfs"
 	if a.Method == "overlay" {
 		name, desc = "overlay", "add overlay"

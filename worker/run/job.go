@@ -37,6 +37,8 @@ type Job struct {
 	paths map[string]string
 	// multinode is the MultiNode state of a sub-job (multinode.go), nil otherwise.
 	multinode *multinode
+	// sources of the definitions per run id (inline, git).
+	sources map[string]*defSource
 }
 
 type patternSpec struct {

@@ -28,6 +28,7 @@ func (j *Job) planOverlay() error {
 	}
 	j.patterns = map[string]*patternSpec{}
 	j.paths = map[string]string{}
+	j.sources = map[string]*defSource{}
 	stage, index := 0, 0
 	for _, a := range j.Def.Actions {
 		if a.Kind != "test" {
@@ -55,33 +56,59 @@ func (j *Job) planOverlay() error {
 func (j *Job) inlineDefinition(a jobdef.Action, i int, d any, index int) (overlay.Definition, error) {
 	where := fmt.Sprintf("actions[%d].test.definitions[%d]", a.Index, i)
 	m, _ := d.(map[string]any)
-	if from := stringOf(m["from"]); from != "inline" {
-		return overlay.Definition{}, JobError("%s: test definitions from %q are not supported by this dispatcher (use from: inline)", where, from)
-	}
-	repo, _ := m["repository"].(map[string]any)
-	if repo == nil {
-		return overlay.Definition{}, JobError("%s.repository: expected the inline test definition", where)
-	}
 	name := stringOf(m["name"])
 	if name == "" || strings.ContainsAny(name, "/ \t'\"") {
 		return overlay.Definition{}, JobError("%s.name: invalid name %q", where, name)
 	}
+	if name == "lava" {
+		return overlay.Definition{}, TestError("The \"lava\" test definition name is reserved.")
+	}
 	def := overlay.Definition{Name: name, Index: index, UUID: newUUID(), Params: map[string]string{}}
 	j.paths[def.RunID()] = stringOf(m["path"])
-	run, _ := repo["run"].(map[string]any)
+	switch from := stringOf(m["from"]); from {
+	case "inline":
+		repo, _ := m["repository"].(map[string]any)
+		if repo == nil {
+			return def, JobError("%s.repository: expected the inline test definition", where)
+		}
+		j.sources[def.RunID()] = &defSource{from: "inline", repository: "inline", path: stringOf(m["path"])}
+		return def, j.fillDefinition(&def, repo, m, where)
+	case "git":
+		src, err := gitSourceOf(m, where)
+		if err != nil {
+			return def, err
+		}
+		j.sources[def.RunID()] = src
+		return def, nil
+	default:
+		return def, JobError("%s: test definitions from %q are not supported by this dispatcher (use inline or git)", where, from)
+	}
+}
+
+// fillDefinition reads the steps, parameters and parse pattern of a test
+// definition document; the job's params and parameters win over the
+// document's.
+func (j *Job) fillDefinition(def *overlay.Definition, doc, m map[string]any, where string) error {
+	run, _ := doc["run"].(map[string]any)
 	def.RunSteps = stringsOf(run["steps"])
-	install, _ := repo["install"].(map[string]any)
+	install, _ := doc["install"].(map[string]any)
 	def.InstallSteps = stringsOf(install["steps"])
-	for _, src := range []any{repo["params"], m["parameters"], m["params"]} {
-		pm, _ := src.(map[string]any)
+	for _, src := range []any{doc["params"], doc["parameters"], m["parameters"], m["params"]} {
+		if src == nil {
+			continue
+		}
+		pm, ok := src.(map[string]any)
+		if !ok {
+			return TestError("%s: params and parameters must be mappings", where)
+		}
 		for k, v := range pm {
 			def.Params[k] = stringOf(v)
 		}
 	}
-	if parse, _ := repo["parse"].(map[string]any); parse != nil && stringOf(parse["pattern"]) != "" {
+	if parse, _ := doc["parse"].(map[string]any); parse != nil && stringOf(parse["pattern"]) != "" {
 		spec := &patternSpec{expr: stringOf(parse["pattern"]), fixup: map[string]string{}}
 		if _, err := testshell.CompilePattern(spec.expr, nil); err != nil {
-			return def, TestError("%s.repository.parse.pattern: %v", where, err)
+			return TestError("%s.repository.parse.pattern: %v", where, err)
 		}
 		fix, _ := parse["fixupdict"].(map[string]any)
 		for k, v := range fix {
@@ -89,7 +116,7 @@ func (j *Job) inlineDefinition(a jobdef.Action, i int, d any, index int) (overla
 		}
 		j.patterns[def.RunID()] = spec
 	}
-	return def, nil
+	return nil
 }
 
 func newUUID() string {
@@ -101,9 +128,12 @@ func newUUID() string {
 }
 
 // buildOverlay packs the overlay once.
-func (j *Job) buildOverlay() error {
+func (j *Job) buildOverlay(ctx context.Context) error {
 	if j.OverlayData != nil {
 		return nil
+	}
+	if err := j.fetchDefinitions(ctx); err != nil {
+		return err
 	}
 	data, err := overlay.Build(j.Overlay)
 	if err != nil {
@@ -314,10 +344,18 @@ func (ts *shellState) endRun(p []string) {
 	ts.j.Log.Infof("Ending use of test pattern.")
 	ts.j.Log.Infof("Ending test lava.%s (%s), duration %.02f", p[0], p[1], dur)
 	ts.pattern, ts.currentRun = nil, nil
-	ts.j.Log.Results(map[string]any{
-		"definition": "lava", "case": p[0], "uuid": p[1], "repository": "inline", "path": ts.j.paths[p[0]],
-		"duration": fmt.Sprintf("%.02f", dur), "result": "pass", "revision": "unspecified", "namespace": ts.namespace(),
-	})
+	res := map[string]any{
+		"definition": "lava", "case": p[0], "uuid": p[1], "path": ts.j.paths[p[0]],
+		"duration": fmt.Sprintf("%.02f", dur), "result": "pass", "namespace": ts.namespace(),
+	}
+	res["repository"], res["revision"] = "inline", "unspecified"
+	if src := ts.j.sources[p[0]]; src != nil {
+		res["repository"] = src.repository
+		if src.commit != "" {
+			res["commit_id"], res["revision"] = src.commit, src.commit
+		}
+	}
+	ts.j.Log.Results(res)
 	ts.start = time.Time{}
 }
 

@@ -7,7 +7,9 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +28,9 @@ type Definition struct {
 	// InstallSteps and RunSteps are shell lines run in order.
 	InstallSteps []string
 	RunSteps     []string
+	// SourceDir, when set, is a local folder (a cloned repository) whose
+	// files are copied into the definition's folder; .git is left out.
+	SourceDir string
 	// Params are exported to the steps (definition defaults merged with the
 	// job's parameters, the job winning).
 	Params map[string]string
@@ -157,6 +162,11 @@ func (w *writer) stage(cfg Config, root string, st Stage) error {
 		rel := path.Join(stageRoot, "tests", d.RunID())
 		abs := "/" + rel
 		conf.WriteString(abs + "\n")
+		if d.SourceDir != "" {
+			if err := w.tree(d.SourceDir, rel); err != nil {
+				return fmt.Errorf("test definition %s: %w", d.RunID(), err)
+			}
+		}
 		w.file(path.Join(rel, "uuid"), 0o644, d.UUID+"\n")
 		w.file(path.Join(rel, "run.sh"), 0o755, runScript(cfg, abs, d))
 		if len(d.InstallSteps) > 0 {
@@ -165,6 +175,45 @@ func (w *writer) stage(cfg Config, root string, st Stage) error {
 	}
 	w.file(path.Join(stageRoot, "lava-test-runner.conf"), 0o644, conf.String())
 	return nil
+}
+
+// tree copies the regular files, folders and symlinks of dir below rel.
+func (w *writer) tree(dir, rel string) error {
+	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		sub, _ := filepath.Rel(dir, p)
+		if sub == ".git" && e.IsDir() {
+			return filepath.SkipDir
+		}
+		if sub == "." {
+			return nil
+		}
+		name := path.Join(rel, filepath.ToSlash(sub))
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.IsDir():
+			w.dir(name)
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			w.dir(path.Dir(name))
+			w.header(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777})
+		case info.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			w.file(name, int64(info.Mode().Perm()), string(data))
+		}
+		return w.err
+	})
 }
 
 func runScript(cfg Config, dir string, d Definition) string {
