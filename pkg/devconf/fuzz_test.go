@@ -18,6 +18,9 @@ func FuzzRender(f *testing.F) {
 		f.Add(string(data))
 	}
 	f.Add("{% extends 'dut-sim.jinja2' %}{% set l = [\n'a' 'b',] %}{{ l }}")
+	for _, tc := range runawayDictionaries {
+		f.Add(tc.dict)
+	}
 	r := NewRenderer()
 	f.Fuzz(func(t *testing.T, dict string) {
 		out, err := r.Render(dict)

@@ -217,6 +217,7 @@ var tagNames = []string{"autoescape", "block", "extends", "filter", "for", "from
 // rendering in top, and parse errors naming the template and line of the
 // tag (gonja leaves some without a position).
 func controlStructuresFor(top *exec.Context) *exec.ControlStructureSet {
+	budget := &renderBudget{}
 	set := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{})
 	for _, name := range tagNames {
 		parse, ok := builtins.ControlStructures.Get(name)
@@ -240,7 +241,7 @@ func controlStructuresFor(top *exec.Context) *exec.ControlStructureSet {
 			if bcs, ok := cs.(*controlStructures.BlockControlStructure); ok {
 				return &scopedBlock{BlockControlStructure: bcs, top: top}, nil
 			}
-			return cs, nil
+			return budget.guard(name, where, cs), nil
 		}); err != nil {
 			panic(err)
 		}
