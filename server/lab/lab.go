@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"golava/coordinator"
+	"golava/pkg/metrics"
 	"golava/server/api"
 	"golava/server/ops"
 	"golava/server/pgcluster"
@@ -163,9 +165,10 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}
-	sm := ops.NewSchedulerMetrics() // on the API's /metrics with the publisher's
+	// The API's /metrics also shows the embedded scheduler, publisher and worker.
+	sm, wm := ops.NewSchedulerMetrics(), metrics.NewWorkerMetrics()
 	apiSrv := api.New(st, logger.With("service", "api"), api.Config{
-		Collectors:   append(ops.PublisherCollectors(hub), sm.Collectors()...),
+		Collectors:   slices.Concat(ops.PublisherCollectors(hub), sm.Collectors(), wm.Collectors()),
 		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandlerFiltered(publisher.NewVisibility(st, logger.With("service", "publisher"), publisher.VisibilityConfig{}).Filter), Web: webSrv.Handler(),
 	})
 	httpSrv := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -214,6 +217,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 				WorkerDir: filepath.Join(cfg.DataDir, "worker"), PingInterval: cfg.PingInterval,
 				LavaRun: filepath.Join(cfg.BinDir, "lava-run"), JobLogInterval: 1,
 				StopJobsOnExit: true, Nice: true,
+				OnJobEnd: func(_ int64, result, dir string) { _ = wm.JobEnded(result, dir) },
 			}, logger.With("service", "worker"))
 		})
 	}

@@ -222,3 +222,36 @@ func atLeast(n float64) func(float64) bool { return func(v float64) bool { retur
 func between(lo, hi float64) func(float64) bool {
 	return func(v float64) bool { return v >= lo && v <= hi }
 }
+
+// TestLabMetricsShowEveryService: lava-lab is one process, whose /metrics
+// carries the API's, the scheduler's, the publisher's and the worker's.
+func TestLabMetricsShowEveryService(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, 1, storetest.URL(t))
+	id := l.submit(jobWithSteps("lab-metrics", 2*time.Minute, "echo hello-metrics"))
+	if j := l.waitFinished(id, 3*time.Minute); j.Health != "Complete" {
+		t.Fatalf("job health %s (%s)", j.Health, deref(j.FailureComment))
+	}
+	var m map[string]float64
+	waitFor(t, time.Minute, "the lab's worker metrics", func() bool {
+		m = scrapeMetrics(t, l.base+"/metrics")
+		v, _ := sumOf(m, "lava_worker_jobs_finished_total", `result="pass"`)
+		return v == 1
+	})
+	for _, ck := range []struct {
+		name string
+		lbl  []string
+		ok   func(float64) bool
+	}{
+		{"lava_scheduler_decisions_total", []string{`outcome="assigned"`}, eq(1)},
+		{"lava_scheduler_leading", nil, eq(1)},
+		{"lava_publisher_clients", nil, atLeast(1)},
+		{"lava_run_console_lines_total", nil, atLeast(1)},
+		{"lava_devices", []string{`device_type="dut-sim"`}, eq(1)},
+		{"lava_http_requests_total", []string{`route="/api/v0.2/jobs"`, `method="POST"`, `code="201"`}, eq(1)},
+	} {
+		if v, found := sumOf(m, ck.name, ck.lbl...); !found || !ck.ok(v) {
+			t.Errorf("%s%v = %v (found %v)", ck.name, ck.lbl, v, found)
+		}
+	}
+}
