@@ -404,10 +404,18 @@ func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *
 		}
 	}
 	s.logger.InfoContext(r.Context(), "job submitted", "job_id", ids[0], "jobs", len(ids), "submitter", user.Username)
+	// golava's addition: when the job is expected to start (null when no
+	// device of its type can run jobs now). LAVA clients ignore the field.
+	var start *string
+	if est, err := s.store.EstimateStart(r.Context(), store.DefaultRealm, ids[0]); err == nil && est.Start != nil {
+		v := est.Start.UTC().Format(time.RFC3339)
+		start = &v
+	}
 	writeJSON(w, http.StatusCreated, struct {
-		Message string `json:"message"`
-		JobIDs  []any  `json:"job_ids"`
-	}{"job(s) successfully submitted", jobIDs})
+		Message        string  `json:"message"`
+		JobIDs         []any   `json:"job_ids"`
+		EstimatedStart *string `json:"estimated_start"`
+	}{"job(s) successfully submitted", jobIDs, start})
 }
 
 // resubmitJob is POST jobs/<id>/resubmit/: the definition again (the whole
