@@ -64,6 +64,9 @@ func bootstrap(ctx context.Context, st *store.Store, cfg Config) (*bootInfo, err
 		}
 		info.boards = append(info.boards, b)
 	}
+	if err := ensureQemuBoard(ctx, st); err != nil {
+		return nil, err
+	}
 	return info, nil
 }
 
