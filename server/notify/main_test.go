@@ -1,0 +1,9 @@
+package notify_test
+
+import (
+	"testing"
+
+	"golava/server/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }

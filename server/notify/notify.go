@@ -1,0 +1,191 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golava/pkg/events"
+	"golava/server/publisher"
+	"golava/server/store"
+)
+
+// Config configures a Service; only what a lab sets is required.
+type Config struct {
+	// SMTPHost and SMTPPort address the mail server; email is off when
+	// SMTPHost is empty (recipients are then recorded as failed).
+	SMTPHost string
+	SMTPPort int // 25 when 0
+	// SMTPUser and SMTPPassword authenticate (PLAIN) when set.
+	SMTPUser     string
+	SMTPPassword string
+	// SMTPTLS is "none" (default on 127.0.0.1), "starttls" or "tls".
+	SMTPTLS string
+	// From is the sender (LAVA's SERVER_EMAIL); lava@localhost when empty.
+	From string
+	// BaseURL is the server's address, for links in mails.
+	BaseURL string
+	// CallbackTimeout bounds one HTTP call (5 s when 0, as LAVA).
+	CallbackTimeout time.Duration
+	// Attempts is how many times a callback or a mail is tried (4 when 0).
+	Attempts int
+	// Backoff is the first wait between attempts, doubled each time (1 s
+	// when 0).
+	Backoff time.Duration
+	// Workers bounds notifications sent at once (4 when 0).
+	Workers int
+	// Cursor names the outbox position kept in the database ("default").
+	Cursor string
+	// HTTPClient makes the callbacks; a client with CallbackTimeout when nil.
+	HTTPClient *http.Client
+}
+
+func (c *Config) defaults() {
+	if c.SMTPPort == 0 {
+		c.SMTPPort = 25
+	}
+	if c.From == "" {
+		c.From = "lava@localhost"
+	}
+	if c.CallbackTimeout <= 0 {
+		c.CallbackTimeout = 5 * time.Second
+	}
+	if c.Attempts <= 0 {
+		c.Attempts = 4
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Cursor == "" {
+		c.Cursor = "default"
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: c.CallbackTimeout}
+	}
+}
+
+// Service sends the notifications of finished (and running) jobs. It reads
+// job events from the hub, starting after the last event it handled in a
+// previous run, so a restart loses nothing; each notification is claimed in
+// the database before it is sent, so none is sent twice.
+type Service struct {
+	st     *store.Store
+	hub    *publisher.Hub
+	logger *slog.Logger
+	cfg    Config
+}
+
+// New returns a Service reading events from hub.
+func New(st *store.Store, hub *publisher.Hub, logger *slog.Logger, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{st: st, hub: hub, logger: logger, cfg: cfg}
+}
+
+// jobEvent is the part of a testjob event the service needs.
+type jobEvent struct {
+	Job    int64  `json:"job"`
+	State  string `json:"state"`
+	Health string `json:"health"`
+}
+
+// Run follows the events until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	from, ok, err := s.st.NotifyCursor(ctx, s.cfg.Cursor)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		from = publisher.FromNow
+	}
+	isJob := func(e events.Event) bool {
+		return e.Topic == events.TopicTestJob && (strings.Contains(e.Data, `"state": "Finished"`) || strings.Contains(e.Data, `"state": "Running"`))
+	}
+	sub, err := s.hub.Subscribe(ctx, from, isJob)
+	if err != nil {
+		return fmt.Errorf("notify: subscribe to events: %w", err)
+	}
+	defer sub.Close()
+	if !ok {
+		// First run: remember where we start, so a restart resumes here.
+		if err := s.st.SetNotifyCursor(ctx, s.cfg.Cursor, sub.LastID()); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	sem := make(chan struct{}, s.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, publisher.ErrHubClosed) {
+				return nil
+			}
+			if errors.Is(err, publisher.ErrTooSlow) {
+				// Resubscribe from where we are: the hub replays from the database.
+				sub.Close()
+				if sub, err = s.hub.Subscribe(ctx, sub.LastID(), isJob); err != nil {
+					return fmt.Errorf("notify: resubscribe: %w", err)
+				}
+				continue
+			}
+			return fmt.Errorf("notify: events: %w", err)
+		}
+		var ev jobEvent
+		if err := json.Unmarshal([]byte(m.Event.Data), &ev); err != nil || ev.Job == 0 {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.handle(ctx, ev)
+		})
+		if err := s.st.SetNotifyCursor(ctx, s.cfg.Cursor, m.Event.ID); err != nil && ctx.Err() == nil {
+			s.logger.Warn("notify: save cursor", slog.Any("error", err))
+		}
+	}
+}
+
+// handle sends what one job event calls for.
+func (s *Service) handle(ctx context.Context, ev jobEvent) {
+	log := s.logger.With(slog.Int64("job", ev.Job), slog.String("state", ev.State))
+	j, err := s.st.JobByID(ctx, ev.Job)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("notify: read job", slog.Any("error", err))
+		}
+		return
+	}
+	spec, err := ParseSpec(j.Definition)
+	if err != nil || spec == nil {
+		if err != nil {
+			log.Warn("notify: job definition", slog.Any("error", err))
+		}
+		return
+	}
+	if spec.Criteria.DependencyQuery != nil {
+		log.Warn("notify: criteria.dependency_query is not supported (no query language); ignored")
+	}
+	previous := ""
+	if spec.Criteria.Type != "" {
+		if previous, err = s.st.PreviousJobHealth(ctx, j); err != nil {
+			log.Warn("notify: previous job", slog.Any("error", err))
+			return
+		}
+	}
+	if !spec.Criteria.Matches(ev.State, ev.Health, previous) {
+		return
+	}
+	s.notifyJob(ctx, log, j, ev.State, spec)
+}
