@@ -39,7 +39,7 @@ func (s *Server) rpcJobs(m map[string]rpcMethod) {
 	m["scheduler.jobs.validate"] = rpcMethod{min: 1, max: 2, sig: []string{"struct", "string", "boolean"}, fn: s.rpcValidate,
 		help: "validate(definition, strict=False): {} when valid, else {path, msg} of the first problem."}
 	m["scheduler.jobs.configuration"] = rpcMethod{min: 1, max: 1, sig: []string{"array", "string"}, fn: s.rpcJobConfig,
-		help: "Configuration of a started job: [definition, device, dispatcher, env, env-dut], each base64 or nil."}
+		help: "Configuration of a started job: [definition, device, dispatcher, env, env-dut], each a string or nil."}
 	m["scheduler.job_state"] = rpcMethod{min: 1, max: 1, sig: []string{"struct", "string"}, fn: s.rpcJobField("job_state"),
 		help: "{job_state: state} of a visible job."}
 	m["scheduler.job_health"] = rpcMethod{min: 1, max: 1, sig: []string{"struct", "string"}, fn: s.rpcJobField("job_health"),
@@ -450,12 +450,13 @@ func (s *Server) rpcJobConfig(c *rpcCall, a rpcArgs) (any, error) {
 	if j.State != store.JobRunning && j.State != store.JobCanceling && j.State != store.JobFinished {
 		return nil, fault(404, "Job '%v' has not started yet", a[0])
 	}
-	out := []any{[]byte(j.Definition), nil, nil, nil, nil}
+	// Strings, not base64: lavacli writes them to text files as they come.
+	out := []any{j.Definition, nil, nil, nil, nil}
 	if j.Worker != nil {
 		for i, kind := range []string{"dispatcher", "env", "env-dut"} {
 			doc, err := s.store.WorkerDoc(c.r.Context(), store.DefaultRealm, *j.Worker, kind)
 			if err == nil && doc != "" {
-				out[2+i] = []byte(doc)
+				out[2+i] = doc
 			}
 		}
 	}

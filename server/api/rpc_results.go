@@ -52,6 +52,8 @@ func (s *Server) rpcResultsYAML(bySuite, byCase bool) func(c *rpcCall, a rpcArgs
 			if f.Suite, err = a.str(1, "suite_name"); err != nil {
 				return nil, err
 			}
+		}
+		if bySuite && !byCase {
 			lim, err := a.optInt(2, "limit", 0)
 			if err != nil {
 				return nil, err

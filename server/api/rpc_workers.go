@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golava/server/store"
 	"golava/server/xmlrpc"
@@ -73,7 +74,7 @@ func (s *Server) rpcShowWorker(c *rpcCall, a rpcArgs) (any, error) {
 		}
 		defaults[kind] = doc == ""
 	}
-	return xmlrpc.S("hostname", w.Hostname, "description", w.Description, "state", w.State, "health", w.Health, "devices", devices, "last_ping", rpcTime(w.LastPing), "job_limit", w.JobLimit, "version", nilIfEmpty(w.Version), "default_config", defaults["dispatcher"], "default_env", defaults["env"], "default_env_dut", defaults["env-dut"]), nil
+	return xmlrpc.S("hostname", w.Hostname, "description", w.Description, "state", w.State, "health", w.Health, "devices", devices, "last_ping", lastPing(w), "job_limit", w.JobLimit, "version", nilIfEmpty(w.Version), "default_config", defaults["dispatcher"], "default_env", defaults["env"], "default_env_dut", defaults["env-dut"]), nil
 }
 
 func (s *Server) rpcAddWorker(c *rpcCall, a rpcArgs) (any, error) {
@@ -344,4 +345,13 @@ func (s *Server) rpcDeleteAlias(c *rpcCall, a rpcArgs) (any, error) {
 		return nil, fault(404, "Alias '%s' was not found.", name)
 	}
 	return nil, err
+}
+
+// lastPing is never nil, as in LAVA (a new worker's is its creation): a
+// worker that never pinged shows the Unix epoch.
+func lastPing(w *store.Worker) time.Time {
+	if w.LastPing == nil {
+		return time.Unix(0, 0).UTC()
+	}
+	return w.LastPing.UTC()
 }
