@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"golava/coordinator"
+	"golava/pkg/jobdef"
 )
 
 // MultiNode: a sub-job whose definition carries protocols.lava-multinode
@@ -97,9 +99,13 @@ type multinode struct {
 	joined     bool
 }
 
-// multinodeCache is where lava-wait and lava-wait-all keep the last reply
-// on the DUT, as LAVA.
-const multinodeCache = "/tmp/lava_multi_node_cache.txt"
+// multinodeTmp is the DUT's /tmp as seen from the results folder: "/tmp"
+// for the usual /lava-<id>, so the caches are where LAVA keeps them
+// (/tmp/lava_multi_node_cache.txt), and inside the board's own root for a
+// simulated board whose root is a folder of the host.
+func multinodeTmp(resultsDir string) string {
+	return path.Join(path.Dir(resultsDir), "tmp")
+}
 
 // setupMultinode reads protocols.lava-multinode and adds the group to the
 // overlay environment; a job without it is left alone.
@@ -167,8 +173,9 @@ func (mn *multinode) exportGroup(j *Job) {
 	env["TARGET_ROLE"] = mn.role
 	env["LAVA_GROUP"] = group.String()
 	env["LAVA_HOSTNAME"] = j.ID
-	env["LAVA_MULTI_NODE_CACHE"] = multinodeCache
-	env["LAVA_MULTI_NODE_NETWORK_CACHE"] = "/tmp/lava_multi_node_network_cache.txt"
+	tmp := multinodeTmp(j.Overlay.ResultsDir)
+	env["LAVA_MULTI_NODE_CACHE"] = path.Join(tmp, "lava_multi_node_cache.txt")
+	env["LAVA_MULTI_NODE_NETWORK_CACHE"] = path.Join(tmp, "lava_multi_node_network_cache.txt")
 }
 
 // multinodeStart joins the group (group_data) and waits for lava_start
@@ -374,4 +381,17 @@ func plainValue(v any) string {
 		return s
 	}
 	return coordinator.EncodePython(v)
+}
+
+// isSubJob reports whether def is a MultiNode sub-job as the server writes
+// it (protocols.lava-multinode.target_group set). Those are not submission
+// documents (a role per action, device_type beside the protocol, roles by
+// job id): like LAVA's dispatcher, lava-run does not hold them to the
+// submission schema.
+func isSubJob(def *jobdef.Job) bool {
+	if def == nil {
+		return false
+	}
+	p, _ := def.Protocols["lava-multinode"].(map[string]any)
+	return stringOf(p["target_group"]) != ""
 }

@@ -210,7 +210,7 @@ func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
 		return nil, nil, InfraError("read job definition: %v", err)
 	}
 	def, err := jobdef.Parse(jobData)
-	if err != nil {
+	if err != nil && !isSubJob(def) {
 		return nil, nil, JobError("Invalid job definition: %v", err)
 	}
 	to, err := NewTimeouts(dev.Timeouts, def.Timeouts)
