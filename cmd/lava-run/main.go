@@ -62,6 +62,11 @@ func parseArgs(args []string, stderr io.Writer) (run.Config, error) {
 	fs.StringVar(&cfg.Token, "token", os.Getenv("LAVA_TOKEN"), "job token for the server (env LAVA_TOKEN)")
 	fs.BoolVar(&cfg.Debug, "debug", false, "accepted for compatibility; no effect")
 	fs.BoolVar(&cfg.ValidateOnly, "validate", false, "only validate the job and write description.yaml")
+	tftpRoot := os.Getenv("LAVA_TFTP_ROOT")
+	if tftpRoot == "" {
+		tftpRoot = run.TFTPRootFromConfig("/etc/default/tftpd-hpa")
+	}
+	fs.StringVar(&cfg.TFTPRoot, "tftp-root", tftpRoot, "folder tftpd-hpa serves, for deploy to: tftp (env LAVA_TFTP_ROOT; default TFTP_DIRECTORY of /etc/default/tftpd-hpa)")
 	coordConf := fs.String("coordinator-conf", "/etc/lava-coordinator/lava-coordinator.conf", "MultiNode coordinator settings (LAVA's JSON lava-coordinator.conf); optional")
 	coordAddr := fs.String("coordinator", os.Getenv("LAVA_COORDINATOR"), "MultiNode coordinator host:port, overriding the conf file (env LAVA_COORDINATOR)")
 	var positional []string

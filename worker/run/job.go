@@ -39,6 +39,14 @@ type Job struct {
 	multinode *multinode
 	// sources of the definitions per run id (inline, git).
 	sources map[string]*defSource
+	// TFTPRoot is the folder tftpd-hpa serves; Dispatcher the dispatcher
+	// configuration (dispatcher_ip...).
+	TFTPRoot   string
+	Dispatcher map[string]any
+	// tftpFiles are the deployed files by key, relative to TFTPRoot.
+	tftpFiles map[string]string
+	// cleanups run when the job ends, however it ends.
+	cleanups []func()
 }
 
 type patternSpec struct {

@@ -25,9 +25,12 @@ type Config struct {
 	JobPath        string
 	DevicePath     string
 	DispatcherPath string // may be empty or point to an empty/missing file
-	EnvDUTPath     string // optional
-	OutputDir      string
-	JobID          string
+	// TFTPRoot is the folder tftpd-hpa serves (deploy to: tftp); empty
+	// means DefaultTFTPRoot.
+	TFTPRoot   string
+	EnvDUTPath string // optional
+	OutputDir  string
+	JobID      string
 	// URL of the server; empty means log records go to Stdout as YAML lines.
 	URL   string
 	Token string
@@ -197,12 +200,14 @@ func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
 	if err != nil {
 		return nil, nil, ConfigError("%s: %v", cfg.DevicePath, err)
 	}
+	var dispatcher map[string]any
 	if cfg.DispatcherPath != "" {
 		if data, err := os.ReadFile(cfg.DispatcherPath); err == nil {
 			var v any
 			if err := yaml.Unmarshal(data, &v); err != nil {
 				return nil, nil, ConfigError("%s: %v", cfg.DispatcherPath, err)
 			}
+			dispatcher, _ = v.(map[string]any)
 		}
 	}
 	jobData, err := os.ReadFile(cfg.JobPath)
@@ -218,7 +223,8 @@ func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
 		return nil, nil, err
 	}
 	log.Infof("lava-dispatcher, installed at version: %s", workerapi.Version)
-	j := &Job{ID: cfg.JobID, Def: def, Device: dev, Timeouts: to, OutDir: cfg.OutputDir, Log: log, Downloads: map[string]string{}}
+	j := &Job{ID: cfg.JobID, Def: def, Device: dev, Timeouts: to, OutDir: cfg.OutputDir, Log: log, Downloads: map[string]string{},
+		TFTPRoot: cfg.TFTPRoot, Dispatcher: dispatcher}
 	steps, err := j.buildPipeline()
 	if err != nil {
 		return nil, nil, err
@@ -267,6 +273,7 @@ func (j *Job) finalize(ctx context.Context, cfg Config, fin *Step) error {
 		j.Console.Close()
 		j.Log.Infof("Disconnected from the device")
 	}
+	j.runCleanups()
 	return err
 }
 

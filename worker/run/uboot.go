@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"golava/pkg/jobdef"
 )
@@ -12,6 +13,7 @@ import (
 type ubootParams struct {
 	bootloaderPrompt, interruptPrompt, interruptChar, bootMessage string
 	commands                                                      []string
+	index                                                         int
 	errors                                                        []*regexp.Regexp
 }
 
@@ -53,6 +55,7 @@ func (j *Job) ubootParams(a jobdef.Action) (*ubootParams, error) {
 	p := &ubootParams{
 		bootloaderPrompt: stringOf(params["bootloader_prompt"]), interruptPrompt: stringOf(params["interrupt_prompt"]),
 		interruptChar: stringOf(params["interrupt_char"]), bootMessage: stringOf(params["boot_message"]),
+		index: a.Index,
 	}
 	if p.bootloaderPrompt == "" || p.interruptPrompt == "" {
 		return nil, ConfigError("device u-boot method: bootloader_prompt and interrupt_prompt are required")
@@ -102,12 +105,18 @@ func (j *Job) ubootCommands(ctx context.Context, s *Step, p *ubootParams) error 
 	c := j.Console
 	prompt := regexp.MustCompile(regexp.QuoteMeta(p.bootloaderPrompt))
 	final := regexp.MustCompile(regexp.QuoteMeta(p.bootMessage))
-	for i, cmd := range p.commands {
+	sub, err := j.bootSubstitutions(j.kernelType(p.index))
+	if err != nil {
+		return err
+	}
+	cmds := substitute(p.commands, sub)
+	j.Log.Debugf("Parsed boot commands: %s", strings.Join(cmds, "; "))
+	for i, cmd := range cmds {
 		if err := c.SendLine(ctx, cmd); err != nil {
 			return err
 		}
 		want := prompt
-		if i == len(p.commands)-1 {
+		if i == len(cmds)-1 {
 			want = final
 		}
 		idx, err := c.Expect(ctx, append([]*regexp.Regexp{want}, p.errors...))
