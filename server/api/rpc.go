@@ -113,6 +113,8 @@ func (s *Server) rpcHandler() http.HandlerFunc {
 		if !ok {
 			return
 		}
+		// Shared permission helpers (perms.go) read the user from the context.
+		r = r.WithContext(withUser(r.Context(), user))
 		body, err := io.ReadAll(r.Body)
 		if isTooLarge(err) {
 			w.Header().Set("Connection", "close")

@@ -1,0 +1,349 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golava/server/store"
+	"golava/server/xmlrpc"
+)
+
+// rpc calls method as user:token ("" user: anonymous) and returns the value
+// or the fault.
+func (a *adminAPI) rpc(t *testing.T, user, token, method string, params ...any) (any, *xmlrpc.Fault) {
+	t.Helper()
+	body, err := xmlrpc.EncodeCall(method, params...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, resp := a.rpcRaw(t, user, token, bytes.NewReader(body))
+	if code != http.StatusOK {
+		t.Fatalf("%s: HTTP %d %s", method, code, resp)
+	}
+	v, err := xmlrpc.DecodeResponse([]byte(resp), xmlrpc.DefaultLimits)
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) {
+		return nil, f
+	}
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", method, err, resp)
+	}
+	return v, nil
+}
+
+func (a *adminAPI) rpcRaw(t *testing.T, user, token string, body io.Reader) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, a.ts.URL+"/RPC2", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	if user != "" {
+		req.SetBasicAuth(user, token)
+	}
+	resp, err := a.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func wantFault(t *testing.T, what string, f *xmlrpc.Fault, code int, msg string) {
+	t.Helper()
+	if f == nil || f.Code != code || !strings.Contains(f.String, msg) {
+		t.Fatalf("%s: want fault %d %q, got %v", what, code, msg, f)
+	}
+}
+
+const qemuJob = `device_type: qemu
+job_name: rpc test
+visibility: public
+timeouts:
+  job: {minutes: 5}
+actions:
+- boot:
+    method: minimal
+    prompts: ['# ']
+`
+
+func TestRPCSystemAndFaults(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	v, f := a.rpc(t, "", "", "system.version")
+	if f != nil || v != "2023.01" {
+		t.Fatalf("version: %v %v", v, f)
+	}
+	v, _ = a.rpc(t, "alice", a.aliceToken, "system.whoami")
+	if v != "alice" {
+		t.Fatalf("whoami: %v", v)
+	}
+	if v, _ = a.rpc(t, "", "", "system.whoami"); v != nil {
+		t.Fatalf("anonymous whoami: %v", v)
+	}
+	v, _ = a.rpc(t, "", "", "system.listMethods")
+	names, _ := v.([]any)
+	if len(names) < 60 || fmt.Sprint(names[0]) > fmt.Sprint(names[1]) {
+		t.Fatalf("listMethods: %d %v", len(names), names)
+	}
+	v, _ = a.rpc(t, "", "", "system.methodSignature", "scheduler.jobs.submit")
+	if fmt.Sprint(v) != "[int string]" {
+		t.Fatalf("methodSignature: %v", v)
+	}
+	_, f = a.rpc(t, "", "", "no.such.method")
+	wantFault(t, "unknown method", f, -32601, "No such method: 'no.such.method'")
+	_, f = a.rpc(t, "", "", "system.version", 1, 2)
+	wantFault(t, "too many arguments", f, -32602, "takes 0 arguments (2 given)")
+	_, f = a.rpc(t, "admin", a.adminToken, "scheduler.jobs.submit", []any{int64(1)})
+	wantFault(t, "wrong argument type", f, -32602, "must be a string")
+	_, f = a.rpc(t, "", "", "scheduler.jobs.submit", qemuJob)
+	wantFault(t, "anonymous submit", f, 401, "Authentication with user and token required")
+	_, f = a.rpc(t, "admin", a.adminToken, "scheduler.jobs.submit", "device_type: qemu\n")
+	wantFault(t, "invalid job", f, 400, "Problem with submitted job data: ")
+	_, f = a.rpc(t, "admin", a.adminToken, "scheduler.jobs.show", "999999")
+	wantFault(t, "missing job", f, 404, "Job '999999' was not found.")
+	v, f = a.rpc(t, "admin", a.adminToken, "scheduler.jobs.submit", qemuJob)
+	id, ok := v.(int64)
+	if f != nil || !ok {
+		t.Fatalf("submit: want an int, got %#v %v", v, f)
+	}
+	v, _ = a.rpc(t, "alice", a.aliceToken, "scheduler.jobs.show", id)
+	show, _ := v.(map[string]any)
+	if show["id"] != id || show["state"] != "Submitted" || show["submitter"] != "admin" || show["visibility"] != "Public" {
+		t.Fatalf("show: %v", show)
+	}
+	v, _ = a.rpc(t, "", "", "scheduler.jobs.logs", fmt.Sprint(id))
+	if logs, _ := v.([]any); len(logs) != 2 || logs[0] != false {
+		t.Fatalf("logs of a queued job: %#v", v)
+	}
+	// Authentication failures are HTTP errors, as LAVA's handler answers.
+	if code, _ := a.rpcRaw(t, "admin", "wrong", strings.NewReader("<methodCall/>")); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+	if code, _ := a.rpcRaw(t, "alice", a.adminToken, strings.NewReader("<methodCall/>")); code != 401 {
+		t.Fatalf("token of another user: %d", code)
+	}
+}
+
+// restricted builds: group "team" with alice (bob outside), device type bbb
+// visible to team only, device qemu-02 visible to team only, submit to
+// qemu for team only, and jobs: public on bbb, public on qemu-02, public
+// on qemu-01, personal of admin on qemu-01. It returns the job ids.
+func restricted(t *testing.T, a *adminAPI) (bob string, jobs map[string]int64) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := a.st.CreateUser(ctx, store.NewUser{Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _, err = a.st.CreateToken(ctx, u.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.st.CreateGroup(ctx, "team"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.st.AddUserToGroup(ctx, "alice", "team"); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []store.Grant{
+		{Kind: "device-type", Object: "bbb", Group: "team", Permission: store.PermView},
+		{Kind: "device", Object: "qemu-02", Group: "team", Permission: store.PermView},
+		{Kind: "device-type", Object: "qemu", Group: "team", Permission: store.PermSubmit},
+	} {
+		if err := a.st.GrantPermission(ctx, store.DefaultRealm, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs = map[string]int64{}
+	for name, j := range map[string][3]string{
+		"on-bbb": {"bbb", "bbb-01", "public"}, "on-qemu-02": {"qemu", "qemu-02", "public"},
+		"public": {"qemu", "qemu-01", "public"}, "personal": {"qemu", "qemu-01", "personal"},
+	} {
+		var id int64
+		err := a.st.Pool().QueryRow(ctx, `INSERT INTO jobs (realm_id, submitter_id, definition, original_definition,
+    requested_device_type_id, actual_device_id, state, token, visibility)
+SELECT 1, (SELECT id FROM users WHERE username = 'admin'), 'x', 'x', (SELECT id FROM device_types WHERE name = $1),
+    (SELECT id FROM devices WHERE hostname = $2), 'Finished', 't', $3 RETURNING id`, j[0], j[1], j[2]).Scan(&id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs[name] = id
+	}
+	return bob, jobs
+}
+
+func TestPermissionsXMLRPC(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	bob, jobs := restricted(t, a)
+	type viewer struct{ user, token string }
+	viewers := map[string]viewer{"anonymous": {}, "bob": {"bob", bob}, "alice": {"alice", a.aliceToken}, "admin": {"admin", a.adminToken}}
+	// What each viewer sees, by id and in lists.
+	sees := map[string]map[string]bool{
+		"anonymous": {"public": true},
+		"bob":       {"public": true},
+		"alice":     {"public": true, "on-bbb": true, "on-qemu-02": true, "bbb": true, "bbb-01": true, "qemu-02": true},
+		"admin":     {"public": true, "on-bbb": true, "on-qemu-02": true, "personal": true, "bbb": true, "bbb-01": true, "qemu-02": true},
+	}
+	for name, v := range viewers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			listed := map[string]bool{}
+			res, _ := a.rpc(t, v.user, v.token, "scheduler.jobs.list", nil, nil, 0, 100)
+			for _, j := range res.([]any) {
+				listed[fmt.Sprint(j.(map[string]any)["id"])] = true
+			}
+			for job, id := range jobs {
+				_, f := a.rpc(t, v.user, v.token, "scheduler.jobs.show", fmt.Sprint(id))
+				if want := sees[name][job]; want != (f == nil) || want != listed[fmt.Sprint(id)] {
+					t.Errorf("job %s: want visible %v, show fault %v, listed %v", job, want, f, listed[fmt.Sprint(id)])
+				}
+				if f != nil {
+					wantFault(t, "hidden job", f, 404, fmt.Sprintf("Job '%d' was not found.", id))
+				}
+			}
+			res, _ = a.rpc(t, v.user, v.token, "scheduler.devices.list", true)
+			listed = map[string]bool{}
+			for _, d := range res.([]any) {
+				listed[d.(map[string]any)["hostname"].(string)] = true
+			}
+			for _, d := range []string{"bbb-01", "qemu-02"} {
+				_, f := a.rpc(t, v.user, v.token, "scheduler.devices.show", d)
+				if want := sees[name][d]; want != (f == nil) || want != listed[d] {
+					t.Errorf("device %s: want visible %v, show fault %v, listed %v", d, want, f, listed[d])
+				}
+			}
+			if !listed["qemu-01"] {
+				t.Errorf("public device qemu-01 not listed")
+			}
+			res, _ = a.rpc(t, v.user, v.token, "scheduler.device_types.list")
+			listed = map[string]bool{}
+			for _, d := range res.([]any) {
+				listed[d.(map[string]any)["name"].(string)] = true
+			}
+			_, f := a.rpc(t, v.user, v.token, "scheduler.device_types.show", "bbb")
+			if want := sees[name]["bbb"]; want != (f == nil) || want != listed["bbb"] {
+				t.Errorf("device type bbb: want visible %v, show fault %v, listed %v", want, f, listed["bbb"])
+			}
+			if f != nil {
+				wantFault(t, "hidden device type", f, 404, "Device-type 'bbb' was not found.")
+			}
+		})
+	}
+	// Submit to qemu is for team members (and superusers).
+	_, f := a.rpc(t, "bob", bob, "scheduler.jobs.submit", qemuJob)
+	wantFault(t, "bob submits to qemu", f, 400, "not available to user 'bob'")
+	if _, f := a.rpc(t, "alice", a.aliceToken, "scheduler.jobs.submit", qemuJob); f != nil {
+		t.Fatalf("alice submits to qemu: %v", f)
+	}
+	// Changing a device needs a change grant.
+	_, f = a.rpc(t, "alice", a.aliceToken, "scheduler.devices.update", "qemu-01", nil, nil, nil, nil, "MAINTENANCE")
+	wantFault(t, "alice updates qemu-01", f, 403, "needs admin permission on device qemu-01")
+	if err := a.st.GrantPermission(context.Background(), store.DefaultRealm,
+		store.Grant{Kind: "device", Object: "qemu-01", Group: "team", Permission: store.PermChange}); err != nil {
+		t.Fatal(err)
+	}
+	if _, f = a.rpc(t, "alice", a.aliceToken, "scheduler.devices.update", "qemu-01", nil, nil, nil, nil, "MAINTENANCE"); f != nil {
+		t.Fatalf("alice with change grant: %v", f)
+	}
+}
+
+func TestPermissionsREST(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	bob, jobs := restricted(t, a)
+	for name, auth := range map[string][]string{"anonymous": nil, "bob": {"Authorization", "Token " + bob},
+		"alice": {"Authorization", "Token " + a.aliceToken}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			member := name == "alice"
+			for path, visible := range map[string]bool{
+				"/api/v0.2/devices/bbb-01/":                         member,
+				"/api/v0.2/devices/qemu-02/":                        member,
+				"/api/v0.2/devices/qemu-01/":                        true,
+				"/api/v0.2/devicetypes/bbb/":                        member,
+				fmt.Sprintf("/api/v0.2/jobs/%d/", jobs["on-bbb"]):   member,
+				fmt.Sprintf("/api/v0.2/jobs/%d/", jobs["public"]):   true,
+				fmt.Sprintf("/api/v0.2/jobs/%d/", jobs["personal"]): false,
+			} {
+				code, body := a.do(t, "GET", path, nil, auth...)
+				if (code == 200) != visible || (!visible && code != 404) {
+					t.Errorf("GET %s: want visible %v, got %d %s", path, visible, code, body)
+				}
+			}
+			for path, needles := range map[string]map[string]bool{
+				"/api/v0.2/devices/?limit=100":     {`"bbb-01"`: member, `"qemu-02"`: member, `"qemu-01"`: true},
+				"/api/v0.2/devicetypes/?limit=100": {`"bbb"`: member, `"qemu"`: true},
+				"/api/v0.2/jobs/?limit=100": {fmt.Sprintf(`"id":%d,`, jobs["on-bbb"]): member,
+					fmt.Sprintf(`"id":%d,`, jobs["personal"]): false, fmt.Sprintf(`"id":%d,`, jobs["public"]): true},
+			} {
+				code, body := a.do(t, "GET", path, nil, auth...)
+				if code != 200 {
+					t.Fatalf("GET %s: %d %s", path, code, body)
+				}
+				for needle, want := range needles {
+					if strings.Contains(compact(body), needle) != want {
+						t.Errorf("GET %s: %s listed is not %v", path, needle, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRPCBadInput(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, false)
+	deep := strings.Repeat("<value><array><data>", 10000) + strings.Repeat("</data></array></value>", 10000)
+	for name, doc := range map[string]string{
+		"entity expansion": `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">` +
+			`<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><methodCall><methodName>&c;</methodName></methodCall>`,
+		"external entity": `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` +
+			`<methodCall><methodName>system.version</methodName><params><param><value>&e;</value></param></params></methodCall>`,
+		"deep nesting":  `<methodCall><methodName>system.version</methodName><params><param>` + deep + `</param></params></methodCall>`,
+		"invalid utf-8": "<methodCall><methodName>system.version\xc3\x28</methodName></methodCall>",
+		"not xml":       "GET / HTTP/1.0",
+	} {
+		code, body := a.rpcRaw(t, "", "", strings.NewReader(doc))
+		_, err := xmlrpc.DecodeResponse([]byte(body), xmlrpc.DefaultLimits)
+		var f *xmlrpc.Fault
+		if code != 200 || !errors.As(err, &f) || f.Code > -32600 || strings.Contains(body, "root:") {
+			t.Errorf("%s: want a parse fault, got %d %v %.200s", name, code, err, body)
+		}
+	}
+	// A 100 MB body, streamed without a length, is cut at the limit.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	big := io.MultiReader(strings.NewReader("<methodCall><methodName>system.version</methodName><params><param><value><string>"),
+		io.LimitReader(repeatReader('a'), 100<<20))
+	code, _ := a.rpcRaw(t, "", "", big)
+	runtime.ReadMemStats(&after)
+	if code != http.StatusRequestEntityTooLarge {
+		t.Errorf("100 MB body: want 413, got %d", code)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 80<<20 {
+		t.Errorf("100 MB body allocated %d MB", grew>>20)
+	}
+	// The server still answers.
+	if v, f := a.rpc(t, "", "", "system.version"); f != nil || v != "2023.01" {
+		t.Fatalf("after bad input: %v %v", v, f)
+	}
+}
+
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
+}
