@@ -31,8 +31,14 @@ func run(args []string) int {
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 20*time.Second, "ping interval of the embedded worker")
 	fs.BoolVar(&cfg.ExternalWorker, "external-worker", false, "start no embedded worker; write the worker token to <data>/worker-token for a lava-worker named lab started separately")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", os.Getenv("LAVA_ADMIN_PASSWORD"), "set the admin user's password, to log in to the web UI (env LAVA_ADMIN_PASSWORD)")
+	smtp := fs.String("smtp", os.Getenv("LAVA_SMTP"), "SMTP server host:port for job notification mails; empty: no mail (env LAVA_SMTP)")
+	fs.StringVar(&cfg.Notify.From, "mail-from", env("LAVA_MAIL_FROM", "lava@localhost"), "sender of notification mails (env LAVA_MAIL_FROM)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := cfg.Notify.SetSMTPAddr(*smtp); err != nil {
+		fmt.Fprintln(os.Stderr, "lava-lab:", err)
 		return 2
 	}
 	if *debug {

@@ -16,6 +16,7 @@ import (
 	"golava/coordinator"
 	"golava/pkg/metrics"
 	"golava/server/api"
+	"golava/server/notify"
 	"golava/server/ops"
 	"golava/server/pgcluster"
 	"golava/server/publisher"
@@ -56,6 +57,9 @@ type Config struct {
 	// lava-worker (golava's or LAVA's) named "lab" started separately with
 	// the token the lab writes to DataDir/worker-token.
 	ExternalWorker bool
+	// Notify configures job notifications (notify blocks): callbacks always,
+	// email when Notify.SMTPHost is set. BaseURL defaults to the API's.
+	Notify notify.Config
 }
 
 func (c *Config) defaults() error {
@@ -160,6 +164,11 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 
 	hub := publisher.NewHub(st, logger.With("service", "publisher"), publisher.HubConfig{ZMQListen: cfg.ZMQListen})
 	goService("publisher", hub.Run)
+	notifyCfg := cfg.Notify
+	if notifyCfg.BaseURL == "" {
+		notifyCfg.BaseURL = baseURL
+	}
+	goService("notify", notify.New(st, hub, logger.With("service", "notify"), notifyCfg).Run)
 
 	webSrv, err := web.New(st, logger.With("service", "web"), web.Config{})
 	if err != nil {

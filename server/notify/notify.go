@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,4 +190,22 @@ func (s *Service) handle(ctx context.Context, ev jobEvent) {
 		return
 	}
 	s.notifyJob(ctx, log, j, ev.State, spec)
+}
+
+// SetSMTPAddr sets SMTPHost and SMTPPort from "host[:port]" (25 by default).
+func (c *Config) SetSMTPAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		c.SMTPHost = addr
+		return nil
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p > 65535 {
+		return fmt.Errorf("SMTP server %q: bad port", addr)
+	}
+	c.SMTPHost, c.SMTPPort = host, p
+	return nil
 }
