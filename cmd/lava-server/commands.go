@@ -14,6 +14,7 @@ import (
 	"golava/pkg/jobdef"
 	"golava/server/admin"
 	"golava/server/api"
+	"golava/server/notify"
 	"golava/server/store"
 )
 
@@ -124,6 +125,13 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	}
 	autoReg := f.Bool("auto-register", envBool("LAVA_WORKER_AUTO_REGISTER", true, &f.envErr), "let workers register from loopback without credentials, as LAVA's WORKER_AUTO_REGISTER (env LAVA_WORKER_AUTO_REGISTER)")
 	events := f.Bool("events", envBool("LAVA_SERVE_EVENTS", true, &f.envErr), "serve the event WebSocket /ws/ from this process (env LAVA_SERVE_EVENTS)")
+	notifyOn := f.Bool("notify", envBool("LAVA_NOTIFY", true, &f.envErr), "with --events, send job notifications (notify blocks: callbacks, and mail with --smtp) (env LAVA_NOTIFY)")
+	var notifyCfg notify.Config
+	smtp := f.String("smtp", os.Getenv("LAVA_SMTP"), "SMTP server host:port for notification mails; empty: no mail (env LAVA_SMTP)")
+	f.StringVar(&notifyCfg.SMTPTLS, "smtp-tls", env("LAVA_SMTP_TLS", "none"), "none, starttls or tls (env LAVA_SMTP_TLS)")
+	f.StringVar(&notifyCfg.SMTPUser, "smtp-user", os.Getenv("LAVA_SMTP_USER"), "SMTP user; the password is read from env LAVA_SMTP_PASSWORD (env LAVA_SMTP_USER)")
+	f.StringVar(&notifyCfg.From, "mail-from", env("LAVA_MAIL_FROM", "lava@localhost"), "sender of notification mails, as LAVA's SERVER_EMAIL (env LAVA_MAIL_FROM)")
+	f.StringVar(&notifyCfg.BaseURL, "base-url", os.Getenv("LAVA_BASE_URL"), "the server's public URL, for links in mails (env LAVA_BASE_URL)")
 	level := f.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
 	waitDB := f.Duration("wait-db", 60*time.Second, "keep retrying an unreachable database this long at start (env LAVA_WAIT_DB)")
 	if v, ok := os.LookupEnv("LAVA_WAIT_DB"); ok {
@@ -143,7 +151,15 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	if err != nil {
 		return fail(cio, "serve", err)
 	}
-	err = admin.Serve(ctx, admin.ServeConfig{
+	notifyCfg.SMTPPassword = os.Getenv("LAVA_SMTP_PASSWORD")
+	if err := notifyCfg.SetSMTPAddr(*smtp); err != nil {
+		return fail(cio, "serve", err)
+	}
+	var notifyPtr *notify.Config
+	if *notifyOn {
+		notifyPtr = &notifyCfg
+	}
+	err = admin.Serve(ctx, admin.ServeConfig{Notify: notifyPtr,
 		DatabaseURL: *f.dbURL, Listen: *listen, Events: *events, Logger: log, WaitDB: *waitDB,
 		API: api.Config{MaxBodyBytes: *maxBody, AutoRegister: *autoReg, DeviceTypesDir: *dtDir, DispatcherDir: *dispDir},
 	})

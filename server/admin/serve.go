@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"golava/server/api"
+	"golava/server/notify"
 	"golava/server/ops"
 	"golava/server/publisher"
 	"golava/server/store"
@@ -28,6 +29,10 @@ type ServeConfig struct {
 	// an in-process publisher reading the events outbox. It costs one
 	// database connection held for LISTEN.
 	Events bool
+	// Notify, with Events, also runs the job notification service from the
+	// same publisher (nil: off). Several servers may run it: each
+	// notification is claimed once in the database.
+	Notify *notify.Config
 	// Timeouts of the HTTP server; zero takes the defaults below. WriteTimeout
 	// bounds one response (a whole log download); WebSockets are exempt.
 	ReadHeaderTimeout time.Duration // default 10s
@@ -81,6 +86,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	hubDone := make(chan error, 1)
+	notifyDone := make(chan struct{})
 	if cfg.Events {
 		hub := publisher.NewHub(st, cfg.Logger.With("service", "publisher"), publisher.HubConfig{})
 		vis := publisher.NewVisibility(st, cfg.Logger.With("service", "publisher"), publisher.VisibilityConfig{})
@@ -93,8 +99,20 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			}
 			hubDone <- err
 		}()
+		if cfg.Notify == nil {
+			close(notifyDone)
+		} else {
+			svc := notify.New(st, hub, cfg.Logger.With("service", "notify"), *cfg.Notify)
+			go func() {
+				defer close(notifyDone)
+				if err := svc.Run(ctx); err != nil && ctx.Err() == nil {
+					cancel(fmt.Errorf("notifications: %w", err))
+				}
+			}()
+		}
 	} else {
 		hubDone <- nil
+		close(notifyDone)
 	}
 	if cfg.API.Web == nil {
 		ui, err := web.New(st, cfg.Logger.With("service", "web"), web.Config{})
@@ -132,6 +150,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	cancel(nil)
 	<-hubDone
+	<-notifyDone
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
