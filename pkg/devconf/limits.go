@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync/atomic"
+	"time"
 
 	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
 	"github.com/nikolalohinski/gonja/v2/exec"
@@ -26,16 +27,41 @@ const (
 	MaxCollectionItems = 100_000
 )
 
+// MaxRenderTime bounds one render, for what the counts cannot see: a
+// loop whose every iteration does something expensive.
+const MaxRenderTime = 10 * time.Second
+
 // renderBudget counts what one render has spent.
 type renderBudget struct {
 	iterations, calls, depth atomic.Int64
+	deadline                 time.Time
+}
+
+func newRenderBudget() *renderBudget {
+	return &renderBudget{deadline: time.Now().Add(MaxRenderTime)}
+}
+
+func (b *renderBudget) expired() error {
+	if time.Now().After(b.deadline) {
+		return fmt.Errorf("render took longer than %v", MaxRenderTime)
+	}
+	return nil
 }
 
 // guard wraps the control structures that can run away. name is the tag,
 // first is its first argument token (the variable of a {% set %}).
 func (b *renderBudget) guard(name string, first *tokens.Token, cs nodes.ControlStructure) nodes.ControlStructure {
+	if first == nil {
+		first = &tokens.Token{}
+	}
 	switch x := cs.(type) {
 	case *controlStructures.ForControlStructure:
+		// Every iteration first runs a tick that counts it and watches
+		// the clock.
+		if x.BodyWrapper != nil {
+			tick := &nodes.ControlStructureBlock{Location: x.BodyWrapper.Location, Name: "tick", ControlStructure: &loopTick{b, x.BodyWrapper.Location}}
+			x.BodyWrapper.Nodes = append([]nodes.Node{tick}, x.BodyWrapper.Nodes...)
+		}
 		return &budgetedFor{x, b}
 	case *controlStructures.MacroControlStructure:
 		return &budgetedMacro{x, b}
@@ -43,7 +69,7 @@ func (b *renderBudget) guard(name string, first *tokens.Token, cs nodes.ControlS
 		return &budgetedInclude{x, b}
 	case *controlStructures.SetControlStructure:
 		if name == "set" && first != nil && first.Type == tokens.Name {
-			return &boundedSet{x, first.Val}
+			return &boundedSet{x, first.Val, b}
 		}
 	}
 	return cs
@@ -59,8 +85,8 @@ func (b *renderBudget) enter(what string) error {
 
 func (b *renderBudget) leave() { b.depth.Add(-1) }
 
-// budgetedFor charges the length of what a loop iterates over before it
-// runs (nested loops charge once per outer iteration).
+// budgetedFor refuses a loop the iteration budget cannot pay for before
+// gonja materialises its items (which it does all at once).
 type budgetedFor struct {
 	*controlStructures.ForControlStructure
 	b *renderBudget
@@ -68,10 +94,26 @@ type budgetedFor struct {
 
 func (f *budgetedFor) Execute(r *exec.Renderer, tag *nodes.ControlStructureBlock) error {
 	obj := r.Eval(f.ObjectEvaluator)
-	if !obj.IsError() && f.b.iterations.Add(int64(iterLen(obj))) > MaxLoopIterations {
+	if !obj.IsError() && f.b.iterations.Load()+int64(iterLen(obj)) > MaxLoopIterations {
 		return fmt.Errorf("loops ran more than %d iterations", MaxLoopIterations)
 	}
 	return f.ForControlStructure.Execute(r, tag)
+}
+
+// loopTick runs before each iteration of a loop.
+type loopTick struct {
+	b   *renderBudget
+	loc *tokens.Token
+}
+
+func (t *loopTick) Position() *tokens.Token { return t.loc }
+func (t *loopTick) String() string          { return "loop tick" }
+
+func (t *loopTick) Execute(*exec.Renderer, *nodes.ControlStructureBlock) error {
+	if t.b.iterations.Add(1) > MaxLoopIterations {
+		return fmt.Errorf("loops ran more than %d iterations", MaxLoopIterations)
+	}
+	return t.b.expired()
 }
 
 // iterLen is how many items a loop over v runs (Value.Len logs noise on
@@ -105,6 +147,9 @@ func (m *budgetedMacro) Execute(r *exec.Renderer, tag *nodes.ControlStructureBlo
 		if b.calls.Add(1) > MaxMacroCalls {
 			return exec.AsValue(fmt.Errorf("macro %s: more than %d macro calls", name, MaxMacroCalls))
 		}
+		if err := b.expired(); err != nil {
+			return exec.AsValue(err)
+		}
 		if err := b.enter("macro " + name + ":  calls"); err != nil {
 			return exec.AsValue(err)
 		}
@@ -133,10 +178,14 @@ func (i *budgetedInclude) Execute(r *exec.Renderer, tag *nodes.ControlStructureB
 type boundedSet struct {
 	*controlStructures.SetControlStructure
 	name string
+	b    *renderBudget
 }
 
 func (s *boundedSet) Execute(r *exec.Renderer, tag *nodes.ControlStructureBlock) error {
 	if err := s.SetControlStructure.Execute(r, tag); err != nil {
+		return err
+	}
+	if err := s.b.expired(); err != nil {
 		return err
 	}
 	v, ok := r.Environment.Context.Get(s.name)

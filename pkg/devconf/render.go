@@ -217,7 +217,7 @@ var tagNames = []string{"autoescape", "block", "extends", "filter", "for", "from
 // rendering in top, and parse errors naming the template and line of the
 // tag (gonja leaves some without a position).
 func controlStructuresFor(top *exec.Context) *exec.ControlStructureSet {
-	budget := &renderBudget{}
+	budget := newRenderBudget()
 	set := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{})
 	for _, name := range tagNames {
 		parse, ok := builtins.ControlStructures.Get(name)
