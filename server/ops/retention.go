@@ -164,7 +164,10 @@ func (r *Retention) RunOnce(ctx context.Context, now time.Time) (RetentionReport
 		sql  string
 		out  *int
 	}{
-		{"logs", p.logs, `DELETE FROM log_chunks WHERE job_id = ANY($1)`, &rep.Logs},
+		// The job's line count goes with its lines: the API then answers
+		// 404 for the log, as for a job that never logged.
+		{"logs", p.logs, `WITH gone AS (DELETE FROM log_chunks WHERE job_id = ANY($1))
+			UPDATE jobs SET log_lines = 0, log_bytes = 0 WHERE id = ANY($1) AND state = 'Finished'`, &rep.Logs},
 		{"results", p.results, `DELETE FROM test_suites WHERE job_id = ANY($1)`, &rep.Results},
 		// state is checked again: a finished job never changes state, but
 		// an id read a moment ago must not take anything else with it.

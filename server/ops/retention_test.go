@@ -72,6 +72,7 @@ func (l *lab) seed(t *testing.T, n int, base time.Time) {
 	    FROM generate_series(1, $3::int) i`, l.user.ID, base, n)
 	l.exec(t, `INSERT INTO log_chunks (job_id, first_line, line_count, byte_count, data)
 	    SELECT id, 0, 1, 5, 'hello' FROM jobs WHERE description LIKE 'r%' AND substr(description, 2)::int % 3 = 0`)
+	l.exec(t, `UPDATE jobs SET log_lines = 1, log_bytes = 5 WHERE id IN (SELECT job_id FROM log_chunks)`)
 	l.exec(t, `INSERT INTO test_suites (job_id, name)
 	    SELECT id, 'lava' FROM jobs WHERE description LIKE 'r%' AND substr(description, 2)::int % 4 = 0`)
 	l.exec(t, `INSERT INTO test_cases (suite_id, name, result) SELECT id, 'job', 'pass' FROM test_suites`)
@@ -181,7 +182,7 @@ func TestRetention100kWhileSubmitting(t *testing.T) {
 	if left != len(submitted) || len(submitted) == 0 {
 		t.Errorf("%d of %d jobs submitted during retention are left", left, len(submitted))
 	}
-	if slowest > 2*time.Second {
+	if slowest > 5*time.Second { // generous: a loaded CI machine, not the batches, sets the floor
 		t.Errorf("a submission took %v during retention", slowest)
 	}
 	var running int
@@ -198,7 +199,7 @@ func TestRetention100kWhileSubmitting(t *testing.T) {
 func (l *lab) checkLeft(t *testing.T, n int) {
 	t.Helper()
 	rows, err := l.st.Pool().Query(l.ctx, `SELECT substr(j.description, 2)::int,
-	        EXISTS (SELECT 1 FROM log_chunks c WHERE c.job_id = j.id),
+	        EXISTS (SELECT 1 FROM log_chunks c WHERE c.job_id = j.id) AND j.log_lines = 1,
 	        EXISTS (SELECT 1 FROM test_suites s WHERE s.job_id = j.id)
 	    FROM jobs j WHERE j.description LIKE 'r%'`)
 	if err != nil {
@@ -228,6 +229,11 @@ func (l *lab) checkLeft(t *testing.T, n int) {
 			bad++
 			t.Errorf("r%d was deleted, the policy keeps it", i)
 		}
+	}
+	var counted int
+	if err := l.st.Pool().QueryRow(l.ctx, `SELECT count(*) FROM jobs j WHERE j.log_lines > 0
+	    AND NOT EXISTS (SELECT 1 FROM log_chunks c WHERE c.job_id = j.id)`).Scan(&counted); err != nil || counted != 0 {
+		t.Errorf("jobs counting log lines they no longer have: %d, %v", counted, err)
 	}
 	var orphans int
 	if err := l.st.Pool().QueryRow(l.ctx, `SELECT count(*) FROM test_cases c
