@@ -177,7 +177,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	// The API's /metrics also shows the embedded scheduler, publisher and worker.
 	sm, wm := ops.NewSchedulerMetrics(), metrics.NewWorkerMetrics()
 	apiSrv := api.New(st, logger.With("service", "api"), api.Config{
-		Collectors:   slices.Concat(ops.PublisherCollectors(hub), sm.Collectors(), wm.Collectors()),
+		Collectors: slices.Concat(ops.PublisherCollectors(hub), sm.Collectors(), wm.Collectors()),
 		// lavacli's events wait / jobs wait ask for it (scheduler.get_publisher_event_socket).
 		EventSocket:  cfg.ZMQListen,
 		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandlerFiltered(publisher.NewVisibility(st, logger.With("service", "publisher"), publisher.VisibilityConfig{}).Filter), Web: webSrv.Handler(),
