@@ -61,6 +61,7 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.authenticate)
 		s.restJobs(r)
 		s.restAdmin(r)
+		s.restCatalog(r) // tags/, aliases/ (rest_catalog.go)
 		s.restDevAdmin(r)
 	})
 	r.Route("/scheduler/internal/v1", func(r chi.Router) {

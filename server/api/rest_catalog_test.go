@@ -1,0 +1,60 @@
+package api
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golava/server/store"
+)
+
+func TestRESTTagsAndAliases(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	admin := []string{"Authorization", "Token " + a.adminToken}
+	alice := []string{"Authorization", "Token " + a.aliceToken}
+	steps := []struct {
+		method, path string
+		body         url.Values
+		auth         []string
+		code         int
+		want         string
+	}{
+		{"GET", "/api/v0.2/tags/", nil, nil, 403, "Authentication credentials were not provided."},
+		{"GET", "/api/v0.2/tags/", nil, alice, 200, `"count":1,`},
+		{"POST", "/api/v0.2/tags/", url.Values{"name": {"usb"}, "description": {"has usb"}}, alice, 403, "You do not have permission"},
+		{"POST", "/api/v0.2/tags/", url.Values{"name": {"usb"}, "description": {"has usb"}}, admin, 201, `"name":"usb","description":"has usb"`},
+		{"POST", "/api/v0.2/tags/", url.Values{"name": {"usb"}}, admin, 400, "already exists"},
+		{"GET", "/api/v0.2/tags/?name__in=usb,none", nil, alice, 200, `"count":1,`},
+		{"GET", "/api/v0.2/tags/?ordering=-name&limit=1", nil, alice, 200, `"results":[{"id":`},
+		{"GET", "/api/v0.2/tags/?bogus=1", nil, alice, 400, "unknown filter bogus"},
+		{"POST", "/api/v0.2/aliases/", url.Values{"name": {"q"}, "device_type": {"qemu"}}, admin, 201, `{"name":"q","device_type":"qemu"}`},
+		{"POST", "/api/v0.2/aliases/", url.Values{"name": {"b"}, "device_type": {"bbb"}}, admin, 201, `"device_type":"bbb"`},
+		{"POST", "/api/v0.2/aliases/", url.Values{"name": {"z"}, "device_type": {"nope"}}, admin, 400, "object does not exist"},
+		{"GET", "/api/v0.2/aliases/?ordering=-name", nil, alice, 200, `"results":[{"name":"q","device_type":"qemu"},{"name":"b","device_type":"bbb"}]`},
+		{"GET", "/api/v0.2/aliases/q/", nil, alice, 200, `{"name":"q","device_type":"qemu"}`},
+		{"DELETE", "/api/v0.2/aliases/q/", nil, admin, 204, ""},
+		{"GET", "/api/v0.2/aliases/q/", nil, alice, 404, "Not found."},
+	}
+	for _, s := range steps {
+		code, body := a.do(t, s.method, s.path, s.body, s.auth...)
+		if code != s.code || !strings.Contains(compact(body), s.want) {
+			t.Fatalf("%s %s: got %d %s, want %d with %s", s.method, s.path, code, body, s.code, s.want)
+		}
+	}
+	// An alias of a device type alice may not see is hidden from her.
+	ctx := context.Background()
+	if _, err := a.st.CreateGroup(ctx, "team"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.st.GrantPermission(ctx, store.DefaultRealm, store.Grant{Kind: "device-type", Object: "bbb", Group: "team", Permission: store.PermView}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := a.do(t, "GET", "/api/v0.2/aliases/b/", nil, alice...); code != 404 {
+		t.Fatalf("hidden alias: %d", code)
+	}
+	if code, body := a.do(t, "GET", "/api/v0.2/aliases/", nil, alice...); code != 200 || strings.Contains(body, `"b"`) {
+		t.Fatalf("hidden alias listed: %d %s", code, body)
+	}
+}
