@@ -119,6 +119,12 @@ func (j *Job) ubootCommands(ctx context.Context, s *Step, p *ubootParams) error 
 		if i == len(cmds)-1 {
 			want = final
 		}
+		// The echo of the command first: a prompt printed before it (an
+		// extra newline of the interrupt) must not answer this command.
+		echo := regexp.MustCompile(regexp.QuoteMeta(cmd))
+		if _, err := c.Expect(ctx, []*regexp.Regexp{echo}); err != nil {
+			return err
+		}
 		idx, err := c.Expect(ctx, append([]*regexp.Regexp{want}, p.errors...))
 		if err != nil {
 			return err
