@@ -125,3 +125,84 @@ func TestMultiNodeJobCompletes(t *testing.T) {
 		t.Errorf("client sub-job log does not mention the delayed start:\n%s", tail(log, 4000))
 	}
 }
+
+// multinodeTimeoutJob: the client waits for a message nobody sends; the
+// protocol timeout (5 s) ends its wait.
+const multinodeTimeoutJob = `job_name: multinode timeout
+visibility: public
+timeouts:
+  job: {minutes: 3}
+  action: {minutes: 2}
+protocols:
+  lava-multinode:
+    roles:
+      server: {device_type: dut-sim, count: 1}
+      client: {device_type: dut-sim, count: 1}
+    timeout: {seconds: 5}
+actions:
+- boot:
+    role: [server, client]
+    method: minimal
+    auto_login: {login_prompt: 'dut-sim login:', username: root}
+    prompts: ['root@dut-sim:~# ']
+- test:
+    role: [server]
+    definitions:
+    - from: inline
+      name: idle
+      path: inline/idle.yaml
+      repository:
+        metadata: {format: Lava-Test Test Definition 1.0, name: idle}
+        run:
+          steps:
+          - lava-test-case alive --shell true
+- test:
+    role: [client]
+    definitions:
+    - from: inline
+      name: stuck
+      path: inline/stuck.yaml
+      repository:
+        metadata: {format: Lava-Test Test Definition 1.0, name: stuck}
+        run:
+          steps:
+          - lava-wait never
+          - lava-test-case after-wait --shell true
+`
+
+// The MultiNode timeout of a role ends a wait that cannot be answered: the
+// waiting sub-job fails its call and ends Incomplete, the other Completes.
+func TestMultiNodeWaitTimesOut(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, 2, storetest.URL(t))
+	body, _ := json.Marshal(map[string]string{"definition": multinodeTimeoutJob})
+	code, b := l.do("POST", "/api/v0.2/jobs/", "application/json", bytes.NewReader(body))
+	if code != http.StatusCreated {
+		t.Fatalf("submit: %d %s", code, b)
+	}
+	var r struct {
+		SubIDs []string `json:"job_ids"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil || len(r.SubIDs) != 2 {
+		t.Fatalf("submit reply %s: %v", b, err)
+	}
+	first, err := strconv.ParseInt(strings.Split(r.SubIDs[0], ".")[0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, client := first, first+1
+	if j := l.waitFinished(server, 2*time.Minute); j.Health != "Complete" {
+		t.Fatalf("server sub-job %d: %s (%s)\n%s", server, j.Health, deref(j.FailureComment), tail(l.logs(server), 4000))
+	}
+	j := l.waitFinished(client, 2*time.Minute)
+	if j.Health != "Incomplete" {
+		t.Fatalf("client sub-job %d: %s, want Incomplete\n%s", client, j.Health, tail(l.logs(client), 4000))
+	}
+	cases := l.testCases(client)
+	if cases["multinode-wait-never"] != "fail" || cases["after-wait"] != "" {
+		t.Fatalf("client results %v: want multinode-wait-never=fail and no after-wait", cases)
+	}
+	if log := l.logs(client); !strings.Contains(log, "lava-multinode wait never") {
+		t.Errorf("client log does not name the call that timed out:\n%s", tail(log, 4000))
+	}
+}
