@@ -51,6 +51,7 @@ func (s *Server) rpcMethods() map[string]rpcMethod {
 	s.rpcWorkers(m)
 	s.rpcTagsAliases(m)
 	s.rpcResults(m)
+	s.rpcPerms(m)
 	return m
 }
 

@@ -347,3 +347,41 @@ func (r repeatReader) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func TestRPCPermissionCalls(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	ctx := context.Background()
+	if _, err := a.st.CreateGroup(ctx, "team"); err != nil {
+		t.Fatal(err)
+	}
+	_, f := a.rpc(t, "alice", a.aliceToken, "system.assign_perm_device_type", "view_devicetype", "bbb", "team")
+	wantFault(t, "alice grants", f, 403, "missing permission lava_scheduler_app.change_devicetype")
+	if _, f = a.rpc(t, "admin", a.adminToken, "system.assign_perm_device_type", "view_devicetype", "bbb", "team"); f != nil {
+		t.Fatal(f)
+	}
+	_, f = a.rpc(t, "admin", a.adminToken, "system.assign_perm_device", "own_device", "bbb-01", "team")
+	wantFault(t, "bad perm", f, 400, "Invalid permission 'own_device'")
+	v, _ := a.rpc(t, "alice", a.aliceToken, "system.user_can_view_devices", []any{"bbb-01", "qemu-01", "nope"})
+	got := fmt.Sprint(v)
+	if !strings.Contains(got, "bbb-01:map[visible:false]") || !strings.Contains(got, "qemu-01:map[exclusive:true is_pipeline:true visible:true]") {
+		t.Fatalf("user_can_view_devices: %v", got)
+	}
+	if _, err := a.st.Pool().Exec(ctx, `UPDATE users SET email = 'alice@example.com' WHERE username = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, f = a.rpc(t, "admin", a.adminToken, "system.set_user_groups", "alice@example.com", []any{"team", "missing"}); f != nil {
+		t.Fatal(f)
+	}
+	v, _ = a.rpc(t, "admin", a.adminToken, "system.user_can_view_devices", []any{"bbb-01"}, "alice")
+	if !strings.Contains(fmt.Sprint(v), "visible:true") {
+		t.Fatalf("alice in team: %v", v)
+	}
+	if _, f = a.rpc(t, "admin", a.adminToken, "system.revoke_perm_device_type", "view_devicetype", "bbb", "team"); f != nil {
+		t.Fatal(f)
+	}
+	v, _ = a.rpc(t, "alice", a.aliceToken, "system.user_can_submit_to_types", []any{"bbb", "qemu", "nope"})
+	if fmt.Sprint(v) != "map[bbb:true qemu:true]" {
+		t.Fatalf("user_can_submit_to_types: %v", v)
+	}
+}
