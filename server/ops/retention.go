@@ -92,7 +92,7 @@ func (r *Retention) Run(ctx context.Context) {
 const candidatesSQL = `
 WITH f AS (
     SELECT j.id, coalesce(j.end_time, j.last_update) AS ended,
-           coalesce(j.requested_device_type_id, d.device_type_id) AS dt
+           coalesce(j.requested_device_type_id, d.device_type_id) AS dt, j.target_group
     FROM jobs j
     LEFT JOIN devices d ON d.id = coalesce(j.actual_device_id, j.requested_device_id)
     WHERE j.state = 'Finished' AND j.realm_id = $1
@@ -100,7 +100,10 @@ WITH f AS (
 SELECT f.id, coalesce(t.name, ''), f.ended,
        row_number() OVER (PARTITION BY f.dt ORDER BY f.ended DESC, f.id DESC),
        EXISTS (SELECT 1 FROM log_chunks l WHERE l.job_id = f.id),
-       EXISTS (SELECT 1 FROM test_suites s WHERE s.job_id = f.id)
+       EXISTS (SELECT 1 FROM test_suites s WHERE s.job_id = f.id),
+       coalesce(f.target_group, ''),
+       CASE WHEN f.target_group IS NULL THEN 1
+            ELSE (SELECT count(*) FROM jobs g WHERE g.target_group = f.target_group) END
 FROM f LEFT JOIN device_types t ON t.id = f.dt`
 
 // plan is what one run deletes.
@@ -119,10 +122,13 @@ func (r *Retention) plan(ctx context.Context, now time.Time) (plan, int, error) 
 		dt                  string
 		ended               time.Time
 		hasLogs, hasResults bool
+		group               string
+		members             int64
+		groups              = map[string]*groupPlan{}
 		cache               = map[string]Rules{}
 	)
 	for rows.Next() {
-		if err := rows.Scan(&id, &dt, &ended, &rank, &hasLogs, &hasResults); err != nil {
+		if err := rows.Scan(&id, &dt, &ended, &rank, &hasLogs, &hasResults, &group, &members); err != nil {
 			return p, 0, fmt.Errorf("read finished jobs: %w", err)
 		}
 		n++
@@ -132,6 +138,13 @@ func (r *Retention) plan(ctx context.Context, now time.Time) (plan, int, error) 
 			cache[dt] = rules
 		}
 		switch {
+		case rules.Jobs.expired(now, ended, rank) && group != "":
+			g := groups[group]
+			if g == nil {
+				g = &groupPlan{members: members}
+				groups[group] = g
+			}
+			g.ids = append(g.ids, id)
 		case rules.Jobs.expired(now, ended, rank):
 			p.jobs = append(p.jobs, id)
 		default:
@@ -146,7 +159,19 @@ func (r *Retention) plan(ctx context.Context, now time.Time) (plan, int, error) 
 	if err := rows.Err(); err != nil {
 		return p, 0, fmt.Errorf("read finished jobs: %w", err)
 	}
+	for _, g := range groups {
+		if int64(len(g.ids)) == g.members {
+			p.jobs = append(p.jobs, g.ids...)
+		}
+	}
 	return p, n, nil
+}
+
+// groupPlan gathers the expired jobs of one MultiNode group: a group goes
+// whole or not at all, so that no job is left without its peers.
+type groupPlan struct {
+	members int64
+	ids     []int64
 }
 
 // RunOnce applies the policy as of now and returns what it removed.

@@ -277,3 +277,56 @@ func TestParsePolicy(t *testing.T) {
 		t.Error("Empty")
 	}
 }
+
+func TestRetentionKeepsMultiNodeGroupsWhole(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	base := time.Now().UTC()
+	old, recent := base.Add(-100*24*time.Hour), base.Add(-time.Minute)
+	for _, j := range []struct {
+		desc, group, state string
+		end                *time.Time
+	}{
+		{"plain-old", "", "Finished", &old},
+		{"old-a", "g-old", "Finished", &old},
+		{"old-b", "g-old", "Finished", &old},
+		{"mixed-old", "g-mixed", "Finished", &old},
+		{"mixed-new", "g-mixed", "Finished", &recent},
+		{"run-old", "g-run", "Finished", &old},
+		{"run-running", "g-run", "Running", nil},
+	} {
+		var grp *string
+		if j.group != "" {
+			grp = &j.group
+		}
+		l.exec(t, `INSERT INTO jobs (realm_id, submitter_id, description, definition, original_definition,
+		    requested_device_type_id, state, token, end_time, target_group)
+		    SELECT 1, $1, $2, 'x', 'x', id, $3, 't', $4, $5 FROM device_types WHERE name = 'bbb'`,
+			l.user.ID, j.desc, j.state, j.end, grp)
+	}
+	pol, err := ParsePolicy([]byte("default: {jobs: {max_age: 60d}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := NewRetention(l.st.Pool(), store.DefaultRealm, *pol, nil).RunOnce(l.ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := l.st.Pool().Query(l.ctx, `SELECT description FROM jobs ORDER BY description`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, d)
+	}
+	rows.Close()
+	want := "mixed-new mixed-old run-old run-running"
+	if got := strings.Join(left, " "); got != want || rep.Jobs != 3 {
+		t.Errorf("left %q after deleting %d, want %q after 3", got, rep.Jobs, want)
+	}
+}
