@@ -308,6 +308,13 @@ func (s *Scheduler) maintain(ctx context.Context) {
 	for _, j := range lost {
 		s.logger.WarnContext(ctx, "job lost with its worker", slog.Int64("job_id", j.ID), slog.String("worker", j.Worker))
 	}
+	orphans, err := s.st.FailOrphanJobs(ctx, s.cfg.RealmID, s.cfg.WorkerTimeout+s.cfg.LostJobGrace)
+	if err != nil {
+		s.logger.WarnContext(ctx, "fail orphan jobs", slog.Any("error", err))
+	}
+	for _, id := range orphans {
+		s.logger.WarnContext(ctx, "dynamic connection ended with its group", slog.Int64("job_id", id))
+	}
 	s.expireQueued(ctx, time.Now())
 }
 
