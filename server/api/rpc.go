@@ -52,6 +52,7 @@ func (s *Server) rpcMethods() map[string]rpcMethod {
 	s.rpcTagsAliases(m)
 	s.rpcResults(m)
 	s.rpcPerms(m)
+	s.rpcLegacy(m)
 	return m
 }
 

@@ -41,9 +41,9 @@ func (s *Server) rpcJobs(m map[string]rpcMethod) {
 	m["scheduler.jobs.configuration"] = rpcMethod{min: 1, max: 1, sig: []string{"array", "string"}, fn: s.rpcJobConfig,
 		help: "Configuration of a started job: [definition, device, dispatcher, env, env-dut], each a string or nil."}
 	m["scheduler.job_state"] = rpcMethod{min: 1, max: 1, sig: []string{"struct", "string"}, fn: s.rpcJobField("job_state"),
-		help: "{job_state: state} of a visible job."}
+		help: "{job_id, job_state} of a visible job (and sub_id for MultiNode)."}
 	m["scheduler.job_health"] = rpcMethod{min: 1, max: 1, sig: []string{"struct", "string"}, fn: s.rpcJobField("job_health"),
-		help: "{job_health: health} of a visible job."}
+		help: "{job_id, job_health} of a visible job (and sub_id for MultiNode)."}
 	m["scheduler.get_publisher_event_socket"] = rpcMethod{min: 0, max: 0, sig: []string{"string"},
 		help: "The ZMQ address events are published on.", fn: func(*rpcCall, rpcArgs) (any, error) {
 			return s.cfg.EventSocket, nil
@@ -245,7 +245,11 @@ func (s *Server) rpcJobField(key string) func(c *rpcCall, a rpcArgs) (any, error
 		if key == "job_health" {
 			v = j.Health
 		}
-		return xmlrpc.S(key, v), nil
+		out := xmlrpc.S("job_id", j.ID, key, v)
+		if j.IsMultinode() {
+			out = append(out, xmlrpc.Member{Name: "sub_id", Value: j.SubID})
+		}
+		return out, nil
 	}
 }
 

@@ -385,3 +385,49 @@ func TestRPCPermissionCalls(t *testing.T) {
 		t.Fatalf("user_can_submit_to_types: %v", v)
 	}
 }
+
+func TestRPCLegacyScheduler(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	admin := func(method string, params ...any) any {
+		t.Helper()
+		v, f := a.rpc(t, "admin", a.adminToken, method, params...)
+		if f != nil {
+			t.Fatalf("%s: %v", method, f)
+		}
+		return v
+	}
+	if got := fmt.Sprint(admin("scheduler.all_devices")); !strings.Contains(got, "[qemu-01 qemu idle <nil> true]") ||
+		!strings.Contains(got, "[qemu-02 qemu offline <nil> true]") || strings.Contains(got, "bbb-old") {
+		t.Fatalf("all_devices: %s", got)
+	}
+	if got := fmt.Sprint(admin("scheduler.all_device_types")); !strings.Contains(got, "map[busy:0 idle:1 name:qemu offline:1]") {
+		t.Fatalf("all_device_types: %s", got)
+	}
+	if got := fmt.Sprint(admin("scheduler.get_device_status", "qemu-02")); !strings.Contains(got, "status:offline") {
+		t.Fatalf("get_device_status: %s", got)
+	}
+	_, f := a.rpc(t, "alice", a.aliceToken, "scheduler.put_into_maintenance_mode", "qemu-01", "broken")
+	wantFault(t, "alice maintenance", f, 403, "needs admin permission")
+	admin("scheduler.put_into_maintenance_mode", "qemu-01", "broken")
+	if got := fmt.Sprint(admin("scheduler.get_device_status", "qemu-01")); !strings.Contains(got, "status:offline") {
+		t.Fatalf("after maintenance: %s", got)
+	}
+	admin("scheduler.put_into_online_mode", "qemu-01", "fixed")
+	admin("scheduler.import_device_dictionary", "qemu-01", "{% extends 'qemu.jinja2' %}\n")
+	if got := admin("scheduler.export_device_dictionary", "qemu-01"); string(got.([]byte)) != "{% extends 'qemu.jinja2' %}\n" {
+		t.Fatalf("export_device_dictionary: %q", got)
+	}
+	_, f = a.rpc(t, "admin", a.adminToken, "scheduler.validate_yaml", "device_type: qemu\n")
+	wantFault(t, "validate_yaml", f, 400, "Invalid YAML submission: ")
+	id := admin("scheduler.jobs.submit", qemuJob)
+	if got := fmt.Sprint(admin("scheduler.pending_jobs_by_device_type")); !strings.Contains(got, "qemu:1") {
+		t.Fatalf("pending_jobs_by_device_type: %s", got)
+	}
+	if got := fmt.Sprint(admin("scheduler.all_jobs")); !strings.Contains(got, fmt.Sprintf("[%d rpc test submitted <nil> qemu ]", id)) {
+		t.Fatalf("all_jobs: %s", got)
+	}
+	if got := fmt.Sprint(admin("scheduler.job_state", id)); got != fmt.Sprintf("map[job_id:%d job_state:Submitted]", id) {
+		t.Fatalf("job_state: %s", got)
+	}
+}
