@@ -183,6 +183,9 @@ func TestWebUIInBrowser(t *testing.T) {
 	run(t, ctx, "follow the live log to its end", chromedp.WaitVisible(chromedp.CSS(`#log-end[data-done="1"]`)))
 	status := get(t, ctx, "log status", chromedp.Text(chromedp.ID("log-end")))
 	logText := get(t, ctx, "log text", chromedp.Text(chromedp.ID("log")))
+	if ws := get(t, ctx, "events socket", chromedp.AttributeValue(chromedp.ID("log"), "data-ws")); ws.Value != "open" {
+		t.Errorf("the live viewer did not open the events WebSocket")
+	}
 	if !strings.Contains(status, "finished") || !strings.Contains(logText, "speed") || !strings.Contains(logText, "end: ") {
 		t.Fatalf("live log ended with status %q and log:\n%s", status, logText)
 	}

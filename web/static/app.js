@@ -29,15 +29,33 @@
     if (cls) { el.className = cls; }
   }
 
-  // Live log: while the job runs and the page shows the end, poll for the
-  // lines after the last one shown and append them.
+  // Live log: while the job runs and the page shows the end, fetch the
+  // lines after the last one shown and append them. The events WebSocket
+  // (/ws/, LAVA's format) wakes the viewer at once when the job changes;
+  // a slow poll covers the log lines in between and a missing socket.
   function follow(log) {
     var job = log.dataset.job, next = parseInt(log.dataset.next, 10), status = document.getElementById("log-end");
+    var timer = null, busy = false, done = false, ws = null;
     var atBottom = function () { return log.scrollHeight - log.scrollTop - log.clientHeight < 40; };
+    function schedule(ms) {
+      if (done) { return; }
+      clearTimeout(timer);
+      timer = setTimeout(poll, ms);
+    }
+    function finish(f) {
+      done = true;
+      clearTimeout(timer);
+      if (ws) { ws.close(); }
+      status.textContent = "End of log: the job finished (" + f.health + ").";
+      status.dataset.done = "1";
+    }
     function poll() {
+      if (busy) { schedule(200); return; }
+      busy = true;
       fetch("/scheduler/job/" + job + "/log_fragment?start=" + next, { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
         .then(function (f) {
+          busy = false;
           var stick = atBottom();
           if (f.html) { log.insertAdjacentHTML("beforeend", f.html); }
           next = f.next;
@@ -46,16 +64,22 @@
           setText("job-state", f.state, "st st-" + f.state.toLowerCase());
           setText("job-health", f.health, "h h-" + f.health.toLowerCase());
           if (stick) { log.scrollTop = log.scrollHeight; }
-          if (next < f.total) { setTimeout(poll, 0); return; }
-          if (f.finished) {
-            status.textContent = "End of log: the job finished (" + f.health + ").";
-            status.dataset.done = "1";
-            return;
-          }
-          setTimeout(poll, 1000);
+          if (next < f.total) { schedule(0); return; }
+          if (f.finished) { finish(f); return; }
+          schedule(1000);
         })
-        .catch(function () { setTimeout(poll, 5000); });
+        .catch(function () { busy = false; schedule(5000); });
     }
+    try {
+      ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/");
+      ws.onopen = function () { log.dataset.ws = "open"; };
+      ws.onmessage = function (ev) {
+        try {
+          var m = JSON.parse(ev.data), d = typeof m[4] === "string" ? JSON.parse(m[4]) : m[4];
+          if (/\.testjob$/.test(m[0]) && String(d.job) === job) { schedule(0); }
+        } catch (e) { /* not an event for us */ }
+      };
+    } catch (e) { ws = null; }
     log.scrollTop = log.scrollHeight;
     poll();
   }
