@@ -431,3 +431,49 @@ func TestRPCLegacyScheduler(t *testing.T) {
 		t.Fatalf("job_state: %s", got)
 	}
 }
+
+func TestRPCResults(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	id := a.insertJob(t, "qemu-01", "Finished", "tok", "")
+	ctx := context.Background()
+	if _, err := a.st.Pool().Exec(ctx, `WITH s AS (INSERT INTO test_suites (job_id, name) VALUES ($1, '0_smoke') RETURNING id)
+INSERT INTO test_cases (suite_id, name, result) SELECT s.id, n, r FROM s, (VALUES ('a', 'pass'), ('b', 'fail')) v(n, r)`, id); err != nil {
+		t.Fatal(err)
+	}
+	admin := func(method string, params ...any) string {
+		t.Helper()
+		v, f := a.rpc(t, "admin", a.adminToken, method, params...)
+		if f != nil {
+			t.Fatalf("%s: %v", method, f)
+		}
+		return fmt.Sprint(v)
+	}
+	sid := fmt.Sprint(id)
+	for method, want := range map[string][]string{
+		"results.get_testjob_results_yaml":    {"name: a", "result: pass", "name: b", "suite: 0_smoke"},
+		"results.get_testjob_results_csv":     {`"job","suite","result"`, `"` + sid + `","0_smoke","fail"`},
+		"results.get_testjob_suites_list_yaml": {"name: 0_smoke", "job: \"" + sid + "\""},
+		"results.get_testjob_suites_list_csv":  {`"name","job","id"`, `"0_smoke","` + sid + `"`},
+	} {
+		got := admin(method, sid)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: want %q in\n%s", method, w, got)
+			}
+		}
+	}
+	if got := admin("results.get_testsuite_results_count", sid, "0_smoke"); got != "2" {
+		t.Errorf("count: %s", got)
+	}
+	if got := admin("results.get_testcase_results_yaml", sid, "0_smoke", "b"); !strings.Contains(got, "result: fail") || strings.Contains(got, "name: a") {
+		t.Errorf("case yaml: %s", got)
+	}
+	if got := admin("results.get_testsuite_results_csv", sid, "0_smoke", 1, 1); strings.Count(got, "\n") != 2 || !strings.Contains(got, `"fail"`) {
+		t.Errorf("suite csv with limit/offset: %s", got)
+	}
+	_, f := a.rpc(t, "admin", a.adminToken, "results.get_testsuite_results_yaml", sid, "nope")
+	wantFault(t, "missing suite", f, 404, "Specified test suite not found.")
+	_, f = a.rpc(t, "", "", "results.get_testjob_results_yaml", sid)
+	wantFault(t, "anonymous", f, 401, "Authentication with user and token required")
+}
