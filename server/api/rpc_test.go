@@ -451,8 +451,8 @@ INSERT INTO test_cases (suite_id, name, result) SELECT s.id, n, r FROM s, (VALUE
 	}
 	sid := fmt.Sprint(id)
 	for method, want := range map[string][]string{
-		"results.get_testjob_results_yaml":    {"name: a", "result: pass", "name: b", "suite: 0_smoke"},
-		"results.get_testjob_results_csv":     {`"job","suite","result"`, `"` + sid + `","0_smoke","fail"`},
+		"results.get_testjob_results_yaml":     {"name: a", "result: pass", "name: b", "suite: 0_smoke"},
+		"results.get_testjob_results_csv":      {`"job","suite","result"`, `"` + sid + `","0_smoke","fail"`},
 		"results.get_testjob_suites_list_yaml": {"name: 0_smoke", "job: \"" + sid + "\""},
 		"results.get_testjob_suites_list_csv":  {`"name","job","id"`, `"0_smoke","` + sid + `"`},
 	} {
