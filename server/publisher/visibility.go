@@ -73,9 +73,16 @@ func NewVisibility(st *store.Store, logger *slog.Logger, cfg VisibilityConfig) *
 	return &Visibility{st: st, logger: logger, cfg: cfg, cache: map[visKey]*visEntry{}}
 }
 
+// WorkerHeader names the worker whose token is in the LAVA-Token header:
+// a lava-worker listening to /ws/ to wake up sends both.
+const WorkerHeader = "LAVA-Worker"
+
 // Filter is the WSFilter: it authenticates the request and returns the
 // client's event filter. An unknown or inactive token is refused (403).
 func (v *Visibility) Filter(r *http.Request) (func(events.Event) bool, error) {
+	if name := r.Header.Get(WorkerHeader); name != "" {
+		return v.workerFilter(r, name)
+	}
 	secret := RequestToken(r)
 	var user *store.User
 	if secret != "" {
@@ -94,6 +101,29 @@ func (v *Visibility) Filter(r *http.Request) (func(events.Event) bool, error) {
 		return nil, nil
 	}
 	return func(e events.Event) bool { return v.Allowed(e, user) }, nil
+}
+
+// workerFilter authenticates a worker (its name and worker token, as on the
+// worker API): it sees what anonymous clients see, and every event of its
+// own jobs and devices, private or not, so it wakes up for all of them.
+func (v *Visibility) workerFilter(r *http.Request, name string) (func(events.Event) bool, error) {
+	if _, err := v.st.AuthWorker(r.Context(), store.DefaultRealm, name, r.Header.Get("LAVA-Token")); err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidToken) {
+			return nil, fmt.Errorf("invalid worker credentials")
+		}
+		return nil, fmt.Errorf("authenticate worker: %w", err)
+	}
+	return func(e events.Event) bool {
+		if e.Topic == events.TopicTestJob || e.Topic == events.TopicDevice {
+			var d struct {
+				Worker *string `json:"worker"`
+			}
+			if json.Unmarshal([]byte(e.Data), &d) == nil && d.Worker != nil && *d.Worker == name {
+				return true
+			}
+		}
+		return v.Allowed(e, nil)
+	}, nil
 }
 
 // RequestToken returns the API token of a request: ?token=, or the

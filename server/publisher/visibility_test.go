@@ -3,8 +3,10 @@ package publisher_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,31 +130,24 @@ func TestEventVisibility(t *testing.T) {
 		}
 	})
 
-	dialHeader := func(tok string) *wsClient {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Token " + tok}}})
-		if err != nil {
-			t.Fatalf("dial with header: %v", err)
-		}
-		w := &wsClient{conn: c, msgs: make(chan []byte, 1000), done: make(chan error, 1)}
-		go func() {
-			for {
-				_, b, err := c.Read(context.Background())
-				if err != nil {
-					w.done <- err
-					return
-				}
-				w.msgs <- b
-			}
-		}()
-		t.Cleanup(func() { c.CloseNow() })
-		return w
+	_, workerTok, err := l.st.CreateWorker(context.Background(), store.DefaultRealm, "w1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(&http.Request{Method: "GET", URL: mustURL(t, srv.URL+"/ws/"),
+		Header: http.Header{publisher.WorkerHeader: {"w1"}, "Lava-Token": {"wrong"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("wrong worker token: status %d, want 403", resp.StatusCode)
 	}
 	clients := map[string]*wsClient{
+		"worker":    dialHeaders(t, url, http.Header{publisher.WorkerHeader: {"w1"}, "LAVA-Token": {workerTok}}),
 		"anonymous": dialWS(t, url),
 		"alice":     dialWS(t, url+"?token="+l.aliceTok),
-		"bob":       dialHeader(l.bobTok),
+		"bob":       dialHeaders(t, url, http.Header{"Authorization": {"Token " + l.bobTok}}),
 		"carol":     dialWS(t, url+"?token="+l.carolTok),
 		"root":      dialWS(t, url+"?token="+l.rootTok),
 	}
@@ -167,6 +162,8 @@ func TestEventVisibility(t *testing.T) {
 			t.Fatalf("cancel %d: %v", id, err)
 		}
 	}
+	// The personal job on w1's device: its worker sees it, anonymous clients do not.
+	insertEvent(t, l.st, "testjob", "alice", fmt.Sprintf(`{"health": "Unknown", "state": "Scheduled", "job": %d, "device": "qemu-01", "worker": "w1"}`, personal))
 	insertEvent(t, l.st, "worker", "lavaserver", `{"hostname": "end"}`)
 
 	trans := func(ids ...int64) []string {
@@ -178,13 +175,15 @@ func TestEventVisibility(t *testing.T) {
 		}
 		return out
 	}
-	all := trans(pub, personal, group)
+	scheduled := strconv.FormatInt(personal, 10) + ":Scheduled"
+	all := append(trans(pub, personal, group), scheduled)
 	want := map[string][]string{
 		"anonymous": trans(pub),
 		"alice":     all,
 		"bob":       trans(pub, group),
 		"carol":     trans(pub),
 		"root":      all,
+		"worker":    append(trans(pub), scheduled),
 	}
 	// What ZMQ (which has no authentication, as LAVA's) carried.
 	var zmqSeen []string
@@ -216,4 +215,37 @@ func TestEventVisibility(t *testing.T) {
 			t.Errorf("%s saw %v, want %v", name, got, want[name])
 		}
 	}
+}
+
+// dialHeaders connects with request headers (credentials).
+func dialHeaders(t *testing.T, url string, h http.Header) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatalf("dial with headers: %v", err)
+	}
+	w := &wsClient{conn: c, msgs: make(chan []byte, 1000), done: make(chan error, 1)}
+	go func() {
+		for {
+			_, b, err := c.Read(context.Background())
+			if err != nil {
+				w.done <- err
+				return
+			}
+			w.msgs <- b
+		}
+	}()
+	t.Cleanup(func() { c.CloseNow() })
+	return w
+}
+
+func mustURL(t *testing.T, s string) *neturl.URL {
+	t.Helper()
+	u, err := neturl.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

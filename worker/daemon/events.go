@@ -39,7 +39,10 @@ func (d *daemon) listen(ctx context.Context) {
 func (d *daemon) listenOnce(ctx context.Context) error {
 	dialCtx, cancel := context.WithTimeout(ctx, d.cfg.HTTPTimeout)
 	conn, _, err := websocket.Dial(dialCtx, d.cfg.WSURL, &websocket.DialOptions{
-		HTTPHeader: http.Header{"User-Agent": {workerapi.UserAgent}},
+		// The worker's credentials let /ws/ show it the events of private
+		// jobs on its devices too (server/publisher.Visibility).
+		HTTPHeader: http.Header{"User-Agent": {workerapi.UserAgent},
+			workerapi.TokenHeader: {d.token}, "LAVA-Worker": {d.cfg.Name}},
 	})
 	cancel()
 	if err != nil {
