@@ -120,8 +120,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 			return fmt.Errorf("ws listen %s: %w", cfg.wsListen, err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/ws/", hub.WSHandler())
-		mux.Handle("/ws", hub.WSHandler())
+		// Token auth and per-viewer visibility, as lava-server's /ws/.
+		ws := hub.WSHandlerFiltered(publisher.NewVisibility(st, logger, publisher.VisibilityConfig{}).Filter)
+		mux.Handle("/ws/", ws)
+		mux.Handle("/ws", ws)
 		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		logger.Info("websocket listening", slog.String("addr", ln.Addr().String()))
 		wg.Go(func() {
