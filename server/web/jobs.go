@@ -55,9 +55,9 @@ func oneOf(v string, allowed []string) bool {
 func (s *Server) jobList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := jobListFilter{State: q.Get("state"), Health: q.Get("health"), DeviceType: q.Get("device_type"),
-		Submitter: q.Get("submitter"), Tag: q.Get("tag"), Text: q.Get("text"), Device: q.Get("device"),
+		Submitter: q.Get("submitter"), Tag: q.Get("tag"), Text: q.Get("text"), Device: q.Get("device"), Group: q.Get("group"),
 		Limit: s.cfg.JobsPerPage}
-	for _, v := range []string{f.DeviceType, f.Submitter, f.Tag, f.Text, f.Device} {
+	for _, v := range []string{f.DeviceType, f.Submitter, f.Tag, f.Text, f.Device, f.Group} {
 		if len(v) > maxFieldLen {
 			s.badRequest(w, r, fmt.Sprintf("filter values are limited to %d characters", maxFieldLen))
 			return
@@ -83,7 +83,7 @@ func (s *Server) jobList(w http.ResponseWriter, r *http.Request) {
 	}
 	base := url.Values{}
 	for k, v := range map[string]string{"state": f.State, "health": f.Health, "device_type": f.DeviceType,
-		"submitter": f.Submitter, "tag": f.Tag, "text": f.Text, "device": f.Device} {
+		"submitter": f.Submitter, "tag": f.Tag, "text": f.Text, "device": f.Device, "group": f.Group} {
 		if v != "" {
 			base.Set(k, v)
 		}

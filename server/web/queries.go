@@ -35,7 +35,7 @@ type jobRow struct {
 // jobListFilter is the job list's form; empty fields do not filter.
 type jobListFilter struct {
 	State, Health, DeviceType, Submitter, Tag, Text string
-	Device                                          string
+	Device, Group                                   string
 	HealthCheck                                     bool
 	Before, After                                   int64 // keyset cursors
 	Limit                                           int
@@ -95,11 +95,15 @@ func (s *Server) listJobs(ctx context.Context, viewer *store.User, f jobListFilt
 	if f.Submitter != "" {
 		add("j.submitter_id = (SELECT id FROM users WHERE username = ?)", f.Submitter)
 	}
+	if f.Group != "" {
+		add("j.target_group = ?", f.Group)
+	}
 	if f.HealthCheck {
 		where = append(where, "j.health_check")
 	}
 	if f.Tag != "" {
-		add("EXISTS (SELECT 1 FROM job_tags jt JOIN tags t ON t.id = jt.tag_id WHERE jt.job_id = j.id AND t.name = ?)", f.Tag)
+		// A semi-join: the tagged jobs are read once, not probed per job.
+		add("j.id IN (SELECT jt.job_id FROM job_tags jt JOIN tags t ON t.id = jt.tag_id WHERE t.realm_id = $1 AND t.name = ?)", f.Tag)
 	}
 	if f.Text != "" {
 		if id, err := strconv.ParseInt(strings.TrimSpace(f.Text), 10, 64); err == nil {
