@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -58,7 +59,10 @@ func exampleCorpus(t testing.TB) []compatCase {
 
 // agreement runs every case through both validators and returns the
 // number that agree on valid/invalid with a description of the others.
-func agreement(t *testing.T, py *lavaPy, cases []compatCase) (agree, invalid int, diffs []string) {
+// samePlace counts the jobs both find invalid where one of golava's errors
+// is at lava-common's path (or inside or above it): lava-common stops at
+// its first error, golava reports them all.
+func agreement(t *testing.T, py *lavaPy, cases []compatCase) (agree, invalid, samePlace int, diffs []string) {
 	t.Helper()
 	for _, c := range cases {
 		want := py.validate(c.doc, c.strict)
@@ -68,6 +72,9 @@ func agreement(t *testing.T, py *lavaPy, cases []compatCase) (agree, invalid int
 		}
 		if want.Valid == (len(errs) == 0) {
 			agree++
+			if !want.Valid && hasPath(errs, want.Path) {
+				samePlace++
+			}
 			continue
 		}
 		ours := "valid"
@@ -80,7 +87,31 @@ func agreement(t *testing.T, py *lavaPy, cases []compatCase) (agree, invalid int
 		}
 		diffs = append(diffs, fmt.Sprintf("%s:\n    lava-common: %s\n    golava:      %s\n%s", c.name, theirs, ours, indent(c.doc)))
 	}
-	return agree, invalid, diffs
+	return agree, invalid, samePlace, diffs
+}
+
+// lavaActionPath is the path lava-common gives an error inside an action:
+// it names the schema module too (actions[3].deploy.ssh.connection).
+var lavaActionPath = regexp.MustCompile(`^(actions\[\d+\]\.(?:boot|deploy|test|command))\.[a-z_]+(\.|$)`)
+
+// lavaIndexPath is check_job_timeouts' path of an action: actions.3.
+var lavaIndexPath = regexp.MustCompile(`^actions\.(\d+)`)
+
+func hasPath(errs ErrorList, path string) bool {
+	path = lavaIndexPath.ReplaceAllString(path, "actions[$1]")
+	if m := lavaActionPath.FindStringSubmatchIndex(path); m != nil && !strings.HasSuffix(path, ".method") && !strings.HasSuffix(path, ".to") {
+		alt := path[:m[3]] + path[m[4]:]
+		if alt != path && hasPath(errs, strings.TrimSuffix(alt, ".")) {
+			return true
+		}
+	}
+	for _, e := range errs {
+		if e.Path == path || strings.HasPrefix(e.Path, path+".") || strings.HasPrefix(e.Path, path+"[") ||
+			strings.HasPrefix(path, e.Path+".") || strings.HasPrefix(path, e.Path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func indent(doc []byte) string {
@@ -102,8 +133,8 @@ func TestLAVACompatJobs(t *testing.T) {
 	for _, c := range examples {
 		both = append(both, c, compatCase{c.name + "(strict)", c.doc, true})
 	}
-	agree, invalid, diffs := agreement(t, py, both)
-	t.Logf("examples: %d/%d agree with lava-common (%d invalid per lava-common)", agree, len(both), invalid)
+	agree, invalid, same, diffs := agreement(t, py, both)
+	t.Logf("examples: %d/%d agree with lava-common (%d invalid per lava-common, %d with an error at its path)", agree, len(both), invalid, same)
 	for _, d := range diffs {
 		t.Errorf("example disagreement: %s", d)
 	}
@@ -112,9 +143,10 @@ func TestLAVACompatJobs(t *testing.T) {
 	if len(muts) < 500 {
 		t.Fatalf("only %d distinct mutations, want at least 500", len(muts))
 	}
-	agree, invalid, diffs = agreement(t, py, muts)
+	agree, invalid, same, diffs = agreement(t, py, muts)
 	rate := 100 * float64(agree) / float64(len(muts))
-	t.Logf("mutations: %d/%d agree with lava-common (%.2f%%; %d invalid per lava-common)", agree, len(muts), rate, invalid)
+	t.Logf("mutations: %d/%d agree with lava-common (%.2f%%; %d invalid per lava-common, %d with an error at its path)",
+		agree, len(muts), rate, invalid, same)
 	for _, d := range diffs {
 		t.Logf("mutation disagreement: %s", d)
 	}

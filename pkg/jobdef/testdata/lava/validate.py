@@ -20,6 +20,17 @@ from lava_common import schemas
 from lava_common.compat import yaml_safe_load
 
 
+def dotted(path):
+    """voluptuous' path list as golava writes paths: actions[2].boot.method."""
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += "[%d]" % p
+        else:
+            out += ("." if out else "") + str(p)
+    return out
+
+
 def verdict(text, strict):
     try:
         data = yaml_safe_load(text)
@@ -28,7 +39,7 @@ def verdict(text, strict):
     try:
         schemas.validate(data, strict=strict, extra_context_variables=[])
     except voluptuous.Invalid as exc:
-        return {"valid": False, "path": str(exc.path), "error": exc.msg}
+        return {"valid": False, "path": dotted(exc.path), "error": exc.msg}
     except Exception as exc:  # LAVA answers these with a server error
         return {"valid": False, "path": "", "error": "exception %s: %s" % (type(exc).__name__, exc)}
     return {"valid": True}
