@@ -241,6 +241,18 @@ func TestWebUIInBrowser(t *testing.T) {
 		t.Fatal("axe finds nothing wrong with an image without alt text")
 	}
 
+	// On a phone screen the pages do not scroll sideways (wide tables
+	// scroll inside their own region).
+	run(t, ctx, "phone screen", chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile))
+	for _, path := range []string{"/", "/scheduler/alljobs", fmt.Sprintf("/scheduler/job/%d", jobID), fmt.Sprintf("/results/%d", jobID),
+		"/scheduler/alldevices", "/scheduler/device/dut-sim-01", "/scheduler/device_types", "/scheduler/allworkers", "/accounts/profile/", "/admin/users/"} {
+		run(t, ctx, "open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main")))
+		if w := get(t, ctx, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); w > 1 {
+			t.Errorf("%s on a phone: the page is %d px wider than the screen", path, w)
+		}
+	}
+	run(t, ctx, "desktop screen", chromedp.ResetViewport())
+
 	// Every other page passes axe too.
 	for _, path := range []string{"/scheduler/alljobs", "/scheduler/alljobs?state=Finished&health=Complete",
 		"/scheduler/alldevices", "/scheduler/device_types", "/scheduler/device_type/dut-sim", "/scheduler/allworkers",
