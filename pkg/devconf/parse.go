@@ -113,6 +113,12 @@ func parseCommands(raw map[string]any) (Commands, error) {
 		if conn.Tags, err = stringList(cm["tags"], path+".tags"); err != nil {
 			return c, err
 		}
+		if conn.Serial, err = parseSerial(cm, path); err != nil {
+			return c, err
+		}
+		if conn.Connect == "" && conn.Serial == nil {
+			return c, fmt.Errorf("%s: a connect command or a serial port is required", path)
+		}
 		c.Connections[name] = conn
 	}
 	return c, nil
@@ -211,4 +217,25 @@ func replacePercentS(pattern, id string) string {
 		out = append(out, pattern[i])
 	}
 	return string(out)
+}
+
+// parseSerial reads connections.<name>.serial: {port: PATH, baud: N}.
+func parseSerial(cm map[string]any, path string) (*SerialPort, error) {
+	sm, err := optMap(cm, "serial", path+".serial")
+	if err != nil || sm == nil {
+		return nil, err
+	}
+	sp := &SerialPort{Baud: 115200}
+	if sp.Port, err = optString(sm, "port"); err != nil {
+		return nil, fmt.Errorf("%s.serial.%w", path, err)
+	}
+	if sp.Port == "" {
+		return nil, fmt.Errorf("%s.serial.port: the serial device path is required", path)
+	}
+	if v, ok := sm["baud"]; ok {
+		if sp.Baud, err = toInt(v); err != nil || sp.Baud <= 0 {
+			return nil, fmt.Errorf("%s.serial.baud: a positive speed is required, got %v", path, v)
+		}
+	}
+	return sp, nil
 }

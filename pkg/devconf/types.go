@@ -28,8 +28,18 @@ type Commands struct {
 	Connections map[string]Connection // connection_list / connections
 }
 
-// Connection is one named console connection.
+// Connection is one named console connection: a command (telnet,
+// ser2net, conmux, socat...) or a serial port lava-run opens itself.
 type Connection struct {
 	Connect string
 	Tags    []string
+	// Serial, when set, is a local serial line (connections.<name>.serial).
+	Serial *SerialPort
+}
+
+// SerialPort is a serial line on the worker: port is its device path
+// (/dev/ttyUSB0, /dev/serial/by-id/...), baud its speed (default 115200).
+type SerialPort struct {
+	Port string
+	Baud int
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"golava/pkg/devconf"
 	"golava/pkg/jobdef"
 	"golava/worker/run/overlay"
 )
@@ -54,7 +56,7 @@ func buildMinimalBoot(j *Job, a jobdef.Action) (*Step, error) {
 			func(ctx context.Context, s *Step) error { return runHostCommands(ctx, j.Log, j.Device.Commands.PreOS) }))
 	}
 	if v, ok := a.Params["reset"]; !ok || truthy(v) {
-		children = append(children, j.step(a, "reset-device", "reboot or power-cycle the device", j.resetRun))
+		children = append(children, j.buildReset(a))
 	}
 	failure, err := failurePattern(a)
 	if err != nil {
@@ -127,25 +129,25 @@ func (j *Job) hasTestAfter(index int) bool {
 }
 
 func (j *Job) connectRun(ctx context.Context, s *Step) error {
-	cmd := j.Device.Commands.Connect
-	if cmd == "" {
-		for _, c := range j.Device.Commands.Connections {
-			for _, t := range c.Tags {
-				if t == "primary" {
-					cmd = c.Connect
-				}
-			}
-		}
-	}
-	if cmd == "" {
+	conn := j.primaryConnection()
+	if conn.Connect == "" && conn.Serial == nil {
 		return JobError("Unable to connect to the device: no connect command in the device configuration")
 	}
 	if j.Console != nil {
 		j.Console.Close()
 		j.Console = nil
 	}
-	j.Log.Infof("[%s] connect-device Connecting to device using '%s'", s.ns(), cmd)
-	c, err := Connect(cmd, j.Log)
+	var (
+		c   *Console
+		err error
+	)
+	if conn.Serial != nil {
+		j.Log.Infof("[%s] connect-device Connecting to device using serial port %s at %d baud", s.ns(), conn.Serial.Port, conn.Serial.Baud)
+		c, err = ConnectSerial(conn.Serial, j.Log)
+	} else {
+		j.Log.Infof("[%s] connect-device Connecting to device using '%s'", s.ns(), conn.Connect)
+		c, err = Connect(conn.Connect, j.Log)
+	}
 	if err != nil {
 		return err
 	}
@@ -154,20 +156,24 @@ func (j *Job) connectRun(ctx context.Context, s *Step) error {
 	return nil
 }
 
-// resetRun powers the DUT off then on, or hard-resets it when the device
-// has no power_on command.
-func (j *Job) resetRun(ctx context.Context, s *Step) error {
+// primaryConnection is commands.connect, else the connection tagged
+// primary (LAVA's connection_list with connection_tags), else the only one.
+func (j *Job) primaryConnection() devconf.Connection {
 	cmds := j.Device.Commands
-	if len(cmds.PowerOn) == 0 {
-		if len(cmds.HardReset) == 0 {
-			return ConfigError("device has neither power_on nor hard_reset commands")
+	if cmds.Connect != "" {
+		return devconf.Connection{Connect: cmds.Connect}
+	}
+	for _, c := range cmds.Connections {
+		if slices.Contains(c.Tags, "primary") {
+			return c
 		}
-		return runHostCommands(ctx, j.Log, cmds.HardReset)
 	}
-	if err := runHostCommands(ctx, j.Log, cmds.PowerOff); err != nil {
-		return err
+	if len(cmds.Connections) == 1 {
+		for _, c := range cmds.Connections {
+			return c
+		}
 	}
-	return runHostCommands(ctx, j.Log, cmds.PowerOn)
+	return devconf.Connection{}
 }
 
 func (j *Job) autoLogin(ctx context.Context, s *Step, l *autoLogin, prompts []*regexp.Regexp, failure *regexp.Regexp) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -37,9 +38,11 @@ var ErrConnectionClosed = errors.New("connection closed")
 // running on a pty in its own session, its output logged at level target
 // and searched for prompts.
 type Console struct {
-	log   *Logger
-	cmd   *exec.Cmd
-	ptmx  *os.File
+	log  *Logger
+	cmd  *exec.Cmd
+	ptmx *os.File
+	// line is the console when it is a serial port (cmd and ptmx are nil).
+	line  io.ReadWriteCloser
 	delay time.Duration
 
 	mu         sync.Mutex
@@ -75,8 +78,16 @@ func Connect(command string, log *Logger) (*Console, error) {
 		ptmx.Close()
 		return nil, InfraError("start connection %q: %v", command, err)
 	}
+	c := newConsole(log)
+	c.cmd, c.ptmx = cmd, ptmx
+	go c.readLoop()
+	go func() { _ = cmd.Wait(); close(c.waited) }()
+	return c, nil
+}
+
+func newConsole(log *Logger) *Console {
 	c := &Console{
-		log: log, cmd: cmd, ptmx: ptmx,
+		log:    log,
 		buf:    make([]byte, 0, 4096),
 		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
@@ -84,9 +95,15 @@ func Connect(command string, log *Logger) (*Console, error) {
 	}
 	c.idle = time.AfterFunc(time.Hour, c.flushIdle)
 	c.idle.Stop()
-	go c.readLoop()
-	go func() { _ = cmd.Wait(); close(c.waited) }()
-	return c, nil
+	return c
+}
+
+// reader is the console's input: the pty of the command or the serial line.
+func (c *Console) reader() io.Reader {
+	if c.line != nil {
+		return c.line
+	}
+	return c.ptmx
 }
 
 // openPty opens a pty pair whose master is non-blocking, so that reads go
@@ -145,7 +162,7 @@ func (c *Console) readLoop() {
 	defer close(c.done)
 	b := make([]byte, 4096)
 	for {
-		n, err := c.ptmx.Read(b)
+		n, err := c.reader().Read(b)
 		if n > 0 {
 			c.feed(b[:n])
 		}
@@ -262,7 +279,11 @@ func (c *Console) Send(ctx context.Context, s string) error {
 func (c *Console) SendLine(ctx context.Context, s string) error { return c.Send(ctx, s+"\n") }
 
 func (c *Console) write(p []byte) error {
-	if _, err := c.ptmx.Write(p); err != nil {
+	w := io.Writer(c.ptmx)
+	if c.line != nil {
+		w = c.line
+	}
+	if _, err := w.Write(p); err != nil {
 		return &Error{Type: TypeInfrastructure, Msg: "Connection closed", Err: fmt.Errorf("%w: write: %v", ErrConnectionClosed, err)}
 	}
 	return nil
@@ -314,6 +335,13 @@ func (c *Console) closedError(err error) error {
 // then SIGKILL after killGrace. Safe to call twice.
 func (c *Console) Close() {
 	c.closeOnce.Do(func() {
+		if c.line != nil {
+			_ = c.line.Close() // ends the pending Read
+			<-c.done
+			c.idle.Stop()
+			c.flushIdle()
+			return
+		}
 		sid := c.cmd.Process.Pid // Setsid: the session id is the pid
 		// A hangup first, as a closed serial line: interactive shells
 		// ignore SIGTERM but exit on SIGHUP.
