@@ -477,3 +477,40 @@ INSERT INTO test_cases (suite_id, name, result) SELECT s.id, n, r FROM s, (VALUE
 	_, f = a.rpc(t, "", "", "results.get_testjob_results_yaml", sid)
 	wantFault(t, "anonymous", f, 401, "Authentication with user and token required")
 }
+
+func TestRPCSubmitMultinode(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	const mn = `job_name: mn
+visibility: public
+timeouts: {job: {minutes: 30}}
+protocols:
+  lava-multinode:
+    timeout: {minutes: 6}
+    roles:
+      server: {device_type: qemu, count: 1}
+      client: {device_type: qemu, count: 1}
+actions:
+- boot: {method: minimal, role: [server, client], prompts: ['# ']}
+`
+	v, f := a.rpc(t, "admin", a.adminToken, "scheduler.jobs.submit", mn)
+	ids, ok := v.([]any)
+	if f != nil || !ok || len(ids) != 2 {
+		t.Fatalf("MultiNode submit: want a list of 2 sub ids, got %#v %v", v, f)
+	}
+	first := ids[0].(string)
+	head, _, _ := strings.Cut(first, ".")
+	if ids[1] != head+".1" || first != head+".0" {
+		t.Fatalf("sub ids: %v", ids)
+	}
+	v, f = a.rpc(t, "alice", a.aliceToken, "scheduler.jobs.show", ids[1])
+	if f != nil || v.(map[string]any)["id"] != ids[1] {
+		t.Fatalf("show %v: %v %v", ids[1], v, f)
+	}
+	v, _ = a.rpc(t, "alice", a.aliceToken, "scheduler.jobs.definition", ids[0])
+	if !strings.Contains(fmt.Sprint(v), "lava-multinode") {
+		t.Fatalf("definition of a sub-job is the whole submission: %v", v)
+	}
+	_, f = a.rpc(t, "alice", a.aliceToken, "scheduler.jobs.show", head+".7")
+	wantFault(t, "missing sub id", f, 404, "Job '"+head+".7' was not found.")
+}
