@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,13 +21,32 @@ import (
 // BenchmarkFanOut measures events per second from the outbox through the
 // hub to N WebSocket clients that keep up: each iteration commits 1000
 // events in one transaction and waits until every client has read them all.
+// "filtered" clients are anonymous behind the visibility filter of /ws/.
 func BenchmarkFanOut(b *testing.B) {
-	for _, clients := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+	for _, tc := range []struct {
+		clients  int
+		filtered bool
+	}{{100, false}, {1000, false}, {1000, true}} {
+		clients := tc.clients
+		name := fmt.Sprintf("clients=%d", clients)
+		if tc.filtered {
+			name += ",filtered"
+		}
+		b.Run(name, func(b *testing.B) {
 			st := storetest.New(b)
 			h := publisher.NewHub(st, testLogger(b), publisher.HubConfig{})
 			hubRun(b, h)
 			url := startWS(b, h)
+			if tc.filtered {
+				if _, err := st.Pool().Exec(context.Background(), `WITH t AS (INSERT INTO device_types (realm_id, name) VALUES (1, 'qemu') RETURNING id)
+					INSERT INTO devices (realm_id, hostname, device_type_id) SELECT 1, h, id FROM t, unnest(ARRAY['qemu-01', 'qemu-02']) h`); err != nil {
+					b.Fatal(err)
+				}
+				vis := publisher.NewVisibility(st, testLogger(b), publisher.VisibilityConfig{})
+				srv := httptest.NewServer(h.WSHandlerFiltered(vis.Filter))
+				b.Cleanup(srv.Close)
+				url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/"
+			}
 			var received atomic.Int64
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -45,7 +65,7 @@ func BenchmarkFanOut(b *testing.B) {
 			for b.Loop() {
 				_, err := st.Pool().Exec(ctx, `WITH ins AS (
 					INSERT INTO events (realm_id, topic, username, data)
-					SELECT 1, 'device', 'lavaserver', '{"health": "Good", "state": "Idle", "device": "qemu-' || g || '", "device_type": "qemu", "worker": null}'
+					SELECT 1, 'device', 'lavaserver', '{"health": "Good", "state": "Idle", "device": "qemu-0' || (g % 2 + 1) || '", "device_type": "qemu", "worker": null}'
 					FROM generate_series(1, $1) g RETURNING id)
 					SELECT pg_notify('lava_events', max(id)::text) FROM ins`, perIter)
 				if err != nil {

@@ -43,6 +43,17 @@ type Visibility struct {
 
 	mu    sync.Mutex
 	cache map[visKey]*visEntry
+
+	// recent remembers, per event id, its parsed references and the
+	// anonymous decision: 1,000 clients parse and decide each event once.
+	recentMu sync.Mutex
+	recent   [1024]recentEvent
+}
+
+type recentEvent struct {
+	id   int64
+	refs eventRefs
+	anon int8 // 0 unknown, 1 visible, -1 hidden
 }
 
 type visKey struct {
@@ -159,10 +170,50 @@ func (v *Visibility) Allowed(e events.Event, user *store.User) bool {
 	default:
 		return false
 	}
-	var refs eventRefs
-	if err := json.Unmarshal([]byte(e.Data), &refs); err != nil {
+	refs, anon, ok := v.recentRefs(e)
+	if !ok {
 		return false
 	}
+	if user == nil && anon != 0 {
+		return anon > 0
+	}
+	allowed := v.decideRefs(e, refs, user)
+	if user == nil {
+		v.recentMu.Lock()
+		if slot := &v.recent[e.ID&1023]; slot.id == e.ID && e.ID != 0 {
+			slot.anon = -1
+			if allowed {
+				slot.anon = 1
+			}
+		}
+		v.recentMu.Unlock()
+	}
+	return allowed
+}
+
+// recentRefs parses e's references once per event id.
+func (v *Visibility) recentRefs(e events.Event) (eventRefs, int8, bool) {
+	v.recentMu.Lock()
+	if slot := &v.recent[e.ID&1023]; slot.id == e.ID && e.ID != 0 {
+		refs, anon := slot.refs, slot.anon
+		v.recentMu.Unlock()
+		return refs, anon, true
+	}
+	v.recentMu.Unlock()
+	var refs eventRefs
+	if err := json.Unmarshal([]byte(e.Data), &refs); err != nil {
+		return refs, 0, false
+	}
+	if e.ID != 0 {
+		v.recentMu.Lock()
+		v.recent[e.ID&1023] = recentEvent{id: e.ID, refs: refs}
+		v.recentMu.Unlock()
+	}
+	return refs, 0, true
+}
+
+// decideRefs applies the rules to an event's references.
+func (v *Visibility) decideRefs(e events.Event, refs eventRefs, user *store.User) bool {
 	device := ""
 	if refs.Device != nil {
 		device = *refs.Device
