@@ -131,38 +131,68 @@ func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 	return v
 }
 
+// session is a browser tab on a lab.
+type session struct {
+	t    *testing.T
+	ctx  context.Context
+	axe  string
+	base string
+}
+
+// visit opens a page and checks it with axe.
+func (s *session) visit(path string) {
+	s.t.Helper()
+	run(s.t, s.ctx, "open "+path, chromedp.Navigate(s.base+path), chromedp.WaitVisible(chromedp.CSS("main")))
+	checkAxe(s.t, s.ctx, s.axe, path)
+}
+
 func TestWebUIInBrowser(t *testing.T) {
 	t.Parallel()
 	axe := axeSource(t)
 	dir := shortTempDir(t)
 	p := startProc(t, "lava-lab", "--data", dir, "--listen", "127.0.0.1:0", "--boards", "2",
 		"--coordinator-listen", "127.0.0.1:0", "--database-url", storetest.URL(t), "--admin-password", webPassword)
-	base := p.waitOutput(readyRE, 90*time.Second)[1]
-	ctx := newBrowser(t)
-	visit := func(path string) {
-		t.Helper()
-		run(t, ctx, "open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main")))
-		checkAxe(t, ctx, axe, path)
+	s := &session{t: t, axe: axe, base: p.waitOutput(readyRE, 90*time.Second)[1]}
+	s.ctx = newBrowser(t)
+	s.login()
+	jobID := s.submitAndFollow()
+	s.results(jobID)
+	s.maintenance()
+	s.tokens()
+	s.axeFindsViolations()
+	s.phone(jobID)
+	// Every other page passes axe too.
+	for _, path := range []string{"/scheduler/alljobs", "/scheduler/alljobs?state=Finished&health=Complete",
+		"/scheduler/alldevices", "/scheduler/device_types", "/scheduler/device_type/dut-sim", "/scheduler/allworkers",
+		"/scheduler/worker/lab", "/scheduler/device/dut-sim-01/dictionary", "/results/",
+		fmt.Sprintf("/scheduler/job/%d/resubmit", jobID), fmt.Sprintf("/scheduler/job/%d?line=5#L5", jobID),
+		"/admin/users/", "/admin/groups/", "/admin/permissions/", "/scheduler/job/999999"} {
+		s.visit(path)
 	}
+}
 
-	// Log in (the login page itself is checked anonymous).
-	visit("/accounts/login/?next=/")
-	run(t, ctx, "log in",
+// login logs in as admin (the login page itself is checked anonymous).
+func (s *session) login() {
+	s.visit("/accounts/login/?next=/")
+	run(s.t, s.ctx, "log in",
 		chromedp.SendKeys(chromedp.ID("username"), "admin"),
 		chromedp.SendKeys(chromedp.ID("password"), webPassword),
 		chromedp.Submit(chromedp.ID("password")),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/accounts/profile/"]`)))
-	visit("/")
+	s.visit("/")
+}
 
-	// A submission with an error shows it on its line.
-	visit("/scheduler/jobsubmit")
+// submitAndFollow submits a bad job (errors on their lines), then a job
+// that runs a few seconds, so its page opens while it runs, and follows
+// the live log to its end.
+func (s *session) submitAndFollow() int64 {
+	t, ctx := s.t, s.ctx
+	s.visit("/scheduler/jobsubmit")
 	run(t, ctx, "submit a bad job",
 		chromedp.SetValue(chromedp.ID("definition"), "device_type: dut-sim\njob_name: x\nactions: 3\n"),
 		chromedp.Submit(chromedp.ID("definition")),
 		chromedp.WaitVisible(chromedp.CSS("li.has-error")))
-	checkAxe(t, ctx, axe, "submit with errors")
-
-	// Submit a job that runs a few seconds, so the page opens while it runs.
+	checkAxe(t, ctx, s.axe, "submit with errors")
 	def := jobWithSteps("web ui job", 2*time.Minute, "lava-test-case pass-case --shell true", "sleep 3",
 		"lava-test-case speed --result pass --measurement 42.5 --units MB/s", "lava-test-case fail-case --shell false")
 	run(t, ctx, "submit a job",
@@ -179,7 +209,7 @@ func TestWebUIInBrowser(t *testing.T) {
 	if live.Value != "1" {
 		t.Fatalf("the job page opened on a finished job: the log was not followed live")
 	}
-	checkAxe(t, ctx, axe, "job page (running)")
+	checkAxe(t, ctx, s.axe, "job page (running)")
 	run(t, ctx, "follow the live log to its end", chromedp.WaitVisible(chromedp.CSS(`#log-end[data-done="1"]`)))
 	status := get(t, ctx, "log status", chromedp.Text(chromedp.ID("log-end")))
 	logText := get(t, ctx, "log text", chromedp.Text(chromedp.ID("log")))
@@ -189,40 +219,47 @@ func TestWebUIInBrowser(t *testing.T) {
 	if !strings.Contains(status, "finished") || !strings.Contains(logText, "speed") || !strings.Contains(logText, "end: ") {
 		t.Fatalf("live log ended with status %q and log:\n%s", status, logText)
 	}
-	visit(fmt.Sprintf("/scheduler/job/%d", jobID))
+	s.visit(fmt.Sprintf("/scheduler/job/%d", jobID))
+	return jobID
+}
 
-	// Results: the cases and the measurement's chart.
-	visit(fmt.Sprintf("/results/%d", jobID))
-	cases := get(t, ctx, "read results", chromedp.Text(chromedp.ID("cases")))
+// results checks the cases and the measurement's chart.
+func (s *session) results(jobID int64) {
+	s.visit(fmt.Sprintf("/results/%d", jobID))
+	cases := get(s.t, s.ctx, "read results", chromedp.Text(chromedp.ID("cases")))
 	for _, want := range []string{"pass-case", "fail-case", "speed", "42.5"} {
 		if !strings.Contains(cases, want) {
-			t.Fatalf("results lack %q:\n%s", want, cases)
+			s.t.Fatalf("results lack %q:\n%s", want, cases)
 		}
 	}
-	visit("/results/chart?suite=1_steps&case=speed")
+	s.visit("/results/chart?suite=1_steps&case=speed")
+}
 
-	// Put a board into maintenance, with the confirmation step.
-	visit("/scheduler/device/dut-sim-02")
+// maintenance puts a board into maintenance, through the confirmation step.
+func (s *session) maintenance() {
+	t, ctx := s.t, s.ctx
+	s.visit("/scheduler/device/dut-sim-02")
 	run(t, ctx, "ask for maintenance", chromedp.Click(chromedp.ID("action-maintenance")), chromedp.WaitVisible(chromedp.ID("confirm")))
-	checkAxe(t, ctx, axe, "confirmation")
+	checkAxe(t, ctx, s.axe, "confirmation")
 	run(t, ctx, "confirm maintenance", chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.ID("device-health")))
-	health := get(t, ctx, "device health", chromedp.Text(chromedp.ID("device-health")))
-	if health != "Maintenance" {
+	if health := get(t, ctx, "device health", chromedp.Text(chromedp.ID("device-health"))); health != "Maintenance" {
 		t.Fatalf("device health after maintenance: %q", health)
 	}
+}
 
-	// Create and revoke an API token.
-	visit("/accounts/profile/")
+// tokens creates an API token, uses it, revokes it.
+func (s *session) tokens() {
+	t, ctx := s.t, s.ctx
+	s.visit("/accounts/profile/")
 	run(t, ctx, "create a token",
 		chromedp.SendKeys(chromedp.ID("tok-desc"), "browser token"),
 		chromedp.Click(chromedp.ID("create-token")),
 		chromedp.WaitVisible(chromedp.ID("new-token")))
 	secret := get(t, ctx, "new token", chromedp.Text(chromedp.ID("new-token")))
-	checkAxe(t, ctx, axe, "profile with a new token")
-	if c := (&client{t: t, base: base, token: strings.TrimSpace(secret)}); c != nil {
-		if code, _ := c.do("GET", "/api/v0.2/jobs/", "", nil); code != 200 {
-			t.Fatalf("new token refused: %d", code)
-		}
+	checkAxe(t, ctx, s.axe, "profile with a new token")
+	c := &client{t: t, base: s.base, token: strings.TrimSpace(secret)}
+	if code, _ := c.do("GET", "/api/v0.2/jobs/", "", nil); code != 200 {
+		t.Fatalf("new token refused: %d", code)
 	}
 	run(t, ctx, "revoke the token", chromedp.Click(chromedp.CSS(`#tokens button[aria-label="Revoke token browser token"]`)))
 	// The profile page comes back without the token.
@@ -230,35 +267,30 @@ func TestWebUIInBrowser(t *testing.T) {
 		tokens, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 		return err == nil && !strings.Contains(tokens, "browser token") && strings.Contains(tokens, "API tokens")
 	})
-	c := &client{t: t, base: base, token: strings.TrimSpace(secret)}
 	if code, _ := c.do("GET", "/api/v0.2/jobs/", "", nil); code != 401 {
 		t.Fatalf("revoked token: %d", code)
 	}
+}
 
-	// The check itself finds a known violation (an image without text).
-	run(t, ctx, "open a bad page", chromedp.Navigate(`data:text/html,<html><body><img src="x.png"></body></html>`))
-	if vs := axeViolations(t, ctx, axe, "bad page"); len(vs) == 0 {
-		t.Fatal("axe finds nothing wrong with an image without alt text")
+// axeFindsViolations shows the check itself finds a known violation.
+func (s *session) axeFindsViolations() {
+	run(s.t, s.ctx, "open a bad page", chromedp.Navigate(`data:text/html,<html><body><img src="x.png"></body></html>`))
+	if vs := axeViolations(s.t, s.ctx, s.axe, "bad page"); len(vs) == 0 {
+		s.t.Fatal("axe finds nothing wrong with an image without alt text")
 	}
+}
 
-	// On a phone screen the pages do not scroll sideways (wide tables
-	// scroll inside their own region).
+// phone checks the pages do not scroll sideways on a phone screen (wide
+// tables scroll inside their own region).
+func (s *session) phone(jobID int64) {
+	t, ctx := s.t, s.ctx
 	run(t, ctx, "phone screen", chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile))
+	defer run(t, ctx, "desktop screen", chromedp.ResetViewport())
 	for _, path := range []string{"/", "/scheduler/alljobs", fmt.Sprintf("/scheduler/job/%d", jobID), fmt.Sprintf("/results/%d", jobID),
 		"/scheduler/alldevices", "/scheduler/device/dut-sim-01", "/scheduler/device_types", "/scheduler/allworkers", "/accounts/profile/", "/admin/users/"} {
-		run(t, ctx, "open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main")))
+		run(t, ctx, "open "+path, chromedp.Navigate(s.base+path), chromedp.WaitVisible(chromedp.CSS("main")))
 		if w := get(t, ctx, "page width", chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); w > 1 {
 			t.Errorf("%s on a phone: the page is %d px wider than the screen", path, w)
 		}
-	}
-	run(t, ctx, "desktop screen", chromedp.ResetViewport())
-
-	// Every other page passes axe too.
-	for _, path := range []string{"/scheduler/alljobs", "/scheduler/alljobs?state=Finished&health=Complete",
-		"/scheduler/alldevices", "/scheduler/device_types", "/scheduler/device_type/dut-sim", "/scheduler/allworkers",
-		"/scheduler/worker/lab", "/scheduler/device/dut-sim-01/dictionary", "/results/",
-		fmt.Sprintf("/scheduler/job/%d/resubmit", jobID), fmt.Sprintf("/scheduler/job/%d?line=5#L5", jobID),
-		"/admin/users/", "/admin/groups/", "/admin/permissions/", "/scheduler/job/999999"} {
-		visit(path)
 	}
 }
