@@ -150,7 +150,7 @@ func (m *budgetedMacro) Execute(r *exec.Renderer, tag *nodes.ControlStructureBlo
 		if err := b.expired(); err != nil {
 			return exec.AsValue(err)
 		}
-		if err := b.enter("macro " + name + ":  calls"); err != nil {
+		if err := b.enter("macro " + name + " calls"); err != nil {
 			return exec.AsValue(err)
 		}
 		defer b.leave()
@@ -166,7 +166,7 @@ type budgetedInclude struct {
 }
 
 func (i *budgetedInclude) Execute(r *exec.Renderer, tag *nodes.ControlStructureBlock) error {
-	if err := i.b.enter("include:"); err != nil {
+	if err := i.b.enter("includes"); err != nil {
 		return err
 	}
 	defer i.b.leave()
