@@ -60,6 +60,8 @@ func newVisLab(t *testing.T) *visLab {
 	exec(`INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2) RETURNING user_id`, l.bob.ID, gid)
 	dt := exec(`INSERT INTO device_types (realm_id, name) VALUES (1, 'qemu') RETURNING id`)
 	exec(`INSERT INTO devices (realm_id, hostname, device_type_id, health) VALUES (1, 'qemu-01', $1, 'Good') RETURNING id`, dt)
+	secret := exec(`INSERT INTO devices (realm_id, hostname, device_type_id, health) VALUES (1, 'secret-01', $1, 'Good') RETURNING id`, dt)
+	exec(`INSERT INTO device_permissions (device_id, group_id, permission) VALUES ($1, $2, 'view') RETURNING device_id`, secret, gid)
 	return l
 }
 
@@ -89,9 +91,13 @@ func jobTransitions(t *testing.T, c *wsClient, end string) []string {
 			Job      json.RawMessage `json:"job"`
 			State    string          `json:"state"`
 			Hostname string          `json:"hostname"`
+			Device   string          `json:"device"`
 		}
 		if err := json.Unmarshal([]byte(p[4]), &data); err != nil {
 			t.Fatalf("data %q: %v", p[4], err)
+		}
+		if strings.HasSuffix(p[0], ".device") {
+			out = append(out, "device:"+data.Device)
 		}
 		if strings.HasSuffix(p[0], ".worker") && data.Hostname == end {
 			return out
@@ -164,6 +170,8 @@ func TestEventVisibility(t *testing.T) {
 	}
 	// The personal job on w1's device: its worker sees it, anonymous clients do not.
 	insertEvent(t, l.st, "testjob", "alice", fmt.Sprintf(`{"health": "Unknown", "state": "Scheduled", "job": %d, "device": "qemu-01", "worker": "w1"}`, personal))
+	// A device only the lab group may view.
+	insertEvent(t, l.st, "device", "lavaserver", `{"health": "Good", "state": "Idle", "device": "secret-01", "device_type": "qemu", "worker": null}`)
 	insertEvent(t, l.st, "worker", "lavaserver", `{"hostname": "end"}`)
 
 	trans := func(ids ...int64) []string {
@@ -180,9 +188,9 @@ func TestEventVisibility(t *testing.T) {
 	want := map[string][]string{
 		"anonymous": trans(pub),
 		"alice":     all,
-		"bob":       trans(pub, group),
+		"bob":       append(trans(pub, group), "device:secret-01"),
 		"carol":     trans(pub),
-		"root":      all,
+		"root":      append(all, "device:secret-01"),
 		"worker":    append(trans(pub), scheduled),
 	}
 	// What ZMQ (which has no authentication, as LAVA's) carried.
