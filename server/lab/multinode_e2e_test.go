@@ -53,6 +53,7 @@ actions:
           steps:
           - lava-send lava_start
           - lava-send ready ip=10.0.0.1 port=8080
+          - lava-network broadcast lo
           - lava-wait-all client-up client
           - lava-test-case clients-up --shell test "$(grep -c ':state=up' "$LAVA_MULTI_NODE_CACHE")" = 2
           - lava-test-case role --shell test "$(lava-role)" = server
@@ -71,6 +72,8 @@ actions:
           - lava-wait ready
           - lava-test-case got-address --shell grep -q ':ip=10.0.0.1$' "$LAVA_MULTI_NODE_CACHE"
           - lava-test-case server-listed --shell test -n "$(lava-group server)"
+          - lava-network collect lo server
+          - lava-test-case net-query --shell test "$(lava-network query $(lava-group server) ipv4)" = 127.0.0.1
           - lava-send client-up state=up self=$(lava-self)
           - lava-sync done
 `
@@ -109,8 +112,8 @@ func TestMultiNodeJobCompletes(t *testing.T) {
 	}
 	want := map[bool][]string{
 		true: {"clients-up", "role", "group", "multinode-send-lava_start", "multinode-send-ready",
-			"multinode-wait_all-client-up", "multinode-sync-done", "job"},
-		false: {"got-address", "server-listed", "multinode-wait-ready", "multinode-send-client-up",
+			"multinode-wait_all-client-up", "multinode-sync-done", "multinode-send-network_info", "job"},
+		false: {"got-address", "server-listed", "net-query", "multinode-wait_all-network_info", "multinode-wait-ready", "multinode-send-client-up",
 			"multinode-sync-done", "job"},
 	}
 	for _, id := range ids {
