@@ -42,6 +42,13 @@ type Config struct {
 	OnPass func(PassStats)
 	// OnLeadership, if set, is called when leadership is taken (true) or lost (false).
 	OnLeadership func(leading bool)
+	// CheckDevices renders the configuration of every schedulable device
+	// (again whenever its dictionary or edited template changes) and sets
+	// Bad those that do not render, as LAVA does before scheduling.
+	CheckDevices bool
+	// DeviceTypesDir is the extra folder of device-type templates the
+	// dictionaries extend, as the API's; used by CheckDevices.
+	DeviceTypesDir string
 	// WhileLeading, if set, runs in its own goroutine for as long as this
 	// scheduler leads (its ctx ends when leadership does): work one lab
 	// needs done once, such as retention.
@@ -95,6 +102,8 @@ type Scheduler struct {
 	eventMin, eventMax atomic.Int64
 	// queue is only used by the pass loop.
 	queue queueWatch
+	// devs is the device configuration check (nil: off); maintain uses it.
+	devs *devCheck
 }
 
 // A database that stops answering must not hang the scheduler: each
@@ -112,7 +121,11 @@ const maxWakeScan = 10_000
 // New returns a Scheduler; Run starts it.
 func New(st *store.Store, logger *slog.Logger, cfg Config) *Scheduler {
 	cfg.defaults()
-	return &Scheduler{st: st, logger: logger, cfg: cfg}
+	s := &Scheduler{st: st, logger: logger, cfg: cfg}
+	if cfg.CheckDevices {
+		s.devs = newDevCheck(cfg.DeviceTypesDir)
+	}
+	return s
 }
 
 // Passes counts the passes run so far.
@@ -316,6 +329,7 @@ func (s *Scheduler) maintain(ctx context.Context) {
 		s.logger.WarnContext(ctx, "dynamic connection ended with its group", slog.Int64("job_id", id))
 	}
 	s.expireQueued(ctx, time.Now())
+	s.checkDevices(ctx)
 }
 
 // runPass runs one pass; when some decisions met changed rows, it asks for
