@@ -67,6 +67,8 @@ func run(args []string, stderr io.Writer) int {
 	window := fs.Int("queue-window", int(envInt("LAVA_SCHEDULER_QUEUE_WINDOW", store.DefaultQueueWindow, &envErr)), "queued jobs read per device type per pass (env LAVA_SCHEDULER_QUEUE_WINDOW)")
 	metricsListen := fs.String("metrics-listen", env("LAVA_METRICS_LISTEN", ""), "serve /metrics, /healthz and /readyz here, e.g. 127.0.0.1:9102; empty: off (env LAVA_METRICS_LISTEN)")
 	retention := fs.String("retention", env("LAVA_RETENTION", ""), "retention policy file (YAML) applied while leading; empty: keep everything (env LAVA_RETENTION)")
+	dtDir := fs.String("device-types", env("LAVA_DEVICE_TYPES_DIR", ""), "extra folder of device-type templates, as lava-server's (env LAVA_DEVICE_TYPES_DIR)")
+	checkDevices := fs.Bool("check-devices", true, "set Bad the devices whose configuration does not render, as LAVA does")
 	level := fs.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -98,6 +100,7 @@ func run(args []string, stderr io.Writer) int {
 	defer st.Close()
 	cfg := scheduler.Config{
 		RealmID: *realm, Tick: *tick, WorkerTimeout: *workerTimeout, LostJobGrace: *lostGrace, QueueWindow: *window,
+		CheckDevices: *checkDevices, DeviceTypesDir: *dtDir,
 	}
 	if _, err := withOps(ctx, &cfg, st, *metricsListen, *retention, logger); err != nil {
 		logger.Error("metrics and retention", slog.Any("error", err))
