@@ -115,7 +115,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("notify: subscribe to events: %w", err)
 	}
-	defer sub.Close()
+	defer func() { sub.Close() }() // sub is replaced after a catch-up
 	if !ok {
 		// First run: remember where we start, so a restart resumes here.
 		if err := s.st.SetNotifyCursor(ctx, s.cfg.Cursor, sub.LastID()); err != nil {
