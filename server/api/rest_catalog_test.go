@@ -58,3 +58,41 @@ func TestRESTTagsAndAliases(t *testing.T) {
 		t.Fatalf("hidden alias listed: %d %s", code, body)
 	}
 }
+
+func TestRESTPermissions(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	if _, err := a.st.CreateGroup(context.Background(), "team"); err != nil {
+		t.Fatal(err)
+	}
+	admin := []string{"Authorization", "Token " + a.adminToken}
+	alice := []string{"Authorization", "Token " + a.aliceToken}
+	code, body := a.do(t, "POST", "/api/v0.2/permissions/devicetypes/", url.Values{"group": {"team"}, "permission": {"view_devicetype"}, "devicetype": {"bbb"}}, admin...)
+	if code != 201 || !strings.Contains(compact(body), `"permission":"view_devicetype"`) || !strings.Contains(compact(body), `"devicetype":"bbb"`) {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, _ := a.do(t, "GET", "/api/v0.2/devicetypes/bbb/", nil, alice...); code != 404 {
+		t.Fatalf("bbb visible to alice after the grant: %d", code)
+	}
+	if code, _ := a.do(t, "GET", "/api/v0.2/permissions/devicetypes/", nil, alice...); code != 403 {
+		t.Fatalf("alice lists grants: %d", code)
+	}
+	code, body = a.do(t, "POST", "/api/v0.2/permissions/devices/", url.Values{"group": {"team"}, "permission": {"own"}, "device": {"bbb-01"}}, admin...)
+	if code != 400 || !strings.Contains(body, "codename=own") {
+		t.Fatalf("bad codename: %d %s", code, body)
+	}
+	code, body = a.do(t, "GET", "/api/v0.2/permissions/devicetypes/", nil, admin...)
+	if code != 200 || !strings.Contains(compact(body), `"count":1,`) {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	var id string
+	if i := strings.Index(compact(body), `"id":`); i >= 0 {
+		id = strings.SplitN(compact(body)[i+5:], ",", 2)[0]
+	}
+	if code, _ := a.do(t, "DELETE", "/api/v0.2/permissions/devicetypes/"+id+"/", nil, admin...); code != 204 {
+		t.Fatalf("delete %s: %d", id, code)
+	}
+	if code, _ := a.do(t, "GET", "/api/v0.2/devicetypes/bbb/", nil, alice...); code != 200 {
+		t.Fatalf("bbb hidden from alice after the revoke: %d", code)
+	}
+}

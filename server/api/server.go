@@ -62,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 		s.restJobs(r)
 		s.restAdmin(r)
 		s.restCatalog(r) // tags/, aliases/ (rest_catalog.go)
+		s.restPerms(r)   // permissions/devicetypes/, permissions/devices/ (rest_perms.go)
 		s.restDevAdmin(r)
 	})
 	r.Route("/scheduler/internal/v1", func(r chi.Router) {

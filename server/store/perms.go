@@ -122,6 +122,7 @@ func (s *Store) check(ctx context.Context, cond string, id int64, viewer *User) 
 
 // Grant is one permission row.
 type Grant struct {
+	ID         int64  // set by ListGrants
 	Kind       string // "device-type" or "device"
 	Object     string // its name or hostname
 	Group      string
@@ -180,12 +181,12 @@ ON CONFLICT DO NOTHING`, objID, groupID, g.Permission)
 
 // ListGrants returns every grant of the realm, device types first.
 func (s *Store) ListGrants(ctx context.Context, realmID int64) ([]Grant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT 'device-type', dt.name, g.name, p.permission
+	rows, err := s.pool.Query(ctx, `SELECT p.id, 'device-type', dt.name, g.name, p.permission
 FROM device_type_permissions p JOIN device_types dt ON dt.id = p.device_type_id JOIN groups g ON g.id = p.group_id
 WHERE dt.realm_id = $1
-UNION ALL SELECT 'device', d.hostname, g.name, p.permission
+UNION ALL SELECT p.id, 'device', d.hostname, g.name, p.permission
 FROM device_permissions p JOIN devices d ON d.id = p.device_id JOIN groups g ON g.id = p.group_id
-WHERE d.realm_id = $1 ORDER BY 1 DESC, 2, 3, 4`, realmID)
+WHERE d.realm_id = $1 ORDER BY 2 DESC, 3, 4, 5`, realmID)
 	if err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
 	}
@@ -193,7 +194,7 @@ WHERE d.realm_id = $1 ORDER BY 1 DESC, 2, 3, 4`, realmID)
 	var out []Grant
 	for rows.Next() {
 		var g Grant
-		if err := rows.Scan(&g.Kind, &g.Object, &g.Group, &g.Permission); err != nil {
+		if err := rows.Scan(&g.ID, &g.Kind, &g.Object, &g.Group, &g.Permission); err != nil {
 			return nil, fmt.Errorf("list grants: %w", err)
 		}
 		out = append(out, g)
