@@ -1,0 +1,150 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"golava/pkg/devconf"
+	"golava/worker/dutsim"
+)
+
+// cpuTime is the user+system CPU time of this process.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSerialConsole feeds kernel-log lines into a pty that lava-run's
+// console reads as a serial port (go.bug.st/serial), paced at 115200 baud,
+// at 10x that and unthrottled, and prints the rate sustained and the CPU
+// used (getrusage; the feeding goroutine's share is included).
+func BenchmarkSerialConsole(b *testing.B) {
+	for b.Loop() {
+		for _, rate := range []int{115200 / 10, 1152000 / 10, 0} {
+			serialThroughput(b, rate, 2*time.Second)
+		}
+	}
+}
+
+func serialThroughput(b *testing.B, rate int, dur time.Duration) {
+	master, tty, err := pty.Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer master.Close()
+	defer tty.Close()
+	var lines atomic.Int64
+	c, err := ConnectSerial(&devconf.SerialPort{Port: tty.Name(), Baud: 115200}, NewLogger(SinkFunc(func(string) {})))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.SetLineHandler(func(string) { lines.Add(1) })
+	line := []byte("[   12.345678] usb 1-1: new high-speed USB device number 2 using xhci_hcd\r\n")
+	chunk := bytes.Repeat(line, 64)
+	cpu0, start := cpuTime(b), time.Now()
+	sent := 0
+	for time.Since(start) < dur {
+		if rate > 0 {
+			// Pace in 10 ms slots: what the line would carry by now.
+			due := int(time.Since(start).Seconds()*float64(rate)) - sent
+			if due < len(line) {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			n := due / len(line) * len(line)
+			for n > 0 {
+				w := min(n, len(chunk))
+				if _, err := master.Write(chunk[:w]); err != nil {
+					b.Fatal(err)
+				}
+				sent, n = sent+w, n-w
+			}
+			continue
+		}
+		if _, err := master.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+		sent += len(chunk)
+	}
+	want := int64(sent / len(line))
+	deadline := time.Now().Add(30 * time.Second)
+	for lines.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	wall, cpu := time.Since(start), cpuTime(b)-cpu0
+	label := "unthrottled"
+	if rate > 0 {
+		label = fmt.Sprintf("%d baud", rate*10)
+	}
+	fmt.Printf("lava-run serial console %-12s %10.0f B/s sustained (%d of %d lines), CPU %.1f%% of one core\n",
+		label, float64(lines.Load()*int64(len(line)))/wall.Seconds(), lines.Load(), want, 100*cpu.Seconds()/wall.Seconds())
+}
+
+// BenchmarkLavaRunRSS runs the lava-run binary on a dut-sim job and prints
+// its peak resident memory (getrusage of the child: ru_maxrss).
+func BenchmarkLavaRunRSS(b *testing.B) {
+	dir := b.TempDir()
+	bin := filepath.Join(os.Getenv("LAVA_BIN_DIR"), "lava-run")
+	if os.Getenv("LAVA_BIN_DIR") == "" {
+		bin = filepath.Join(dir, "lava-run")
+		if out, err := exec.Command("go", "build", "-o", bin, "golava/cmd/lava-run").CombinedOutput(); err != nil {
+			b.Fatalf("build lava-run: %v\n%s", err, out)
+		}
+	}
+	board, err := os.MkdirTemp("", "ds")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(board)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- dutsim.Run(ctx, dutsim.Config{Dir: board, AutobootDelay: 50 * time.Millisecond, BootLines: 2000}, nil)
+	}()
+	defer func() { cancel(); <-done }()
+	for _, err := os.Stat(filepath.Join(board, dutsim.ConsoleSocket)); err != nil; _, err = os.Stat(filepath.Join(board, dutsim.ConsoleSocket)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	exe, _ := os.Executable()
+	client := dutsimEnv + "=%s " + exe + " " + board
+	write(&testing.T{}, filepath.Join(dir, "device.yaml"), fmt.Sprintf("device_type: dut-sim\nconstants:\n  posix:\n    lava_test_results_dir: %s/lava-%%s\ncommands:\n  connect: %s\n  power_on: %s on\n  power_off: %s off\n",
+		dir, fmt.Sprintf(client, "console"), fmt.Sprintf(client, "power"), fmt.Sprintf(client, "power")))
+	write(&testing.T{}, filepath.Join(dir, "job.yaml"), fmt.Sprintf(dutsimJob, 60))
+	for b.Loop() {
+		cmd := exec.Command(bin, "--device", filepath.Join(dir, "device.yaml"), "--output-dir", filepath.Join(dir, "out"),
+			"--job-id", "1", filepath.Join(dir, "job.yaml"))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			// Under load the console client may attach after the board
+			// printed its login prompt (a race of the simulated board).
+			b.Logf("lava-run failed, once more: %v", err)
+			out.Reset()
+			cmd = exec.Command(cmd.Args[0], cmd.Args[1:]...)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			start = time.Now()
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("lava-run: %v\n%s", err, out.String())
+			}
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		fmt.Printf("lava-run dut-sim job (2000 boot lines, %d log bytes) in %.2f s: peak RSS %.1f MB, CPU %.2f s\n",
+			out.Len(), time.Since(start).Seconds(), float64(ru.Maxrss)/1024,
+			time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds())
+	}
+}
