@@ -24,6 +24,10 @@ const (
 	// maxLine bounds a console line kept for signal parsing; longer lines
 	// are cut so a console spewing garbage without newlines stays cheap.
 	maxLine = 64 << 10
+	// maxLogLine bounds a console line kept for the log: a longer one is
+	// logged as LAVA's "<line way too long ...>" (its records stop at 10**6
+	// characters).
+	maxLogLine = maxRecord
 	// idleFlush is how long a partial line waits before it is logged, so a
 	// prompt without newline still shows up in the log.
 	idleFlush = 300 * time.Millisecond
@@ -48,6 +52,7 @@ type Console struct {
 	mu         sync.Mutex
 	buf        []byte // unmatched output, at most searchWindow (+ one read)
 	logPartial []byte // line being assembled for the log (flushed when idle)
+	logCut     bool   // logPartial lost bytes: the line is too long to log
 	sigPartial []byte // line being assembled for the line handler
 	lineFn     func(line string)
 	closed     bool
@@ -195,12 +200,12 @@ func (c *Console) feed(p []byte) {
 	for len(p) > 0 {
 		i := indexNL(p)
 		if i < 0 {
-			c.logPartial = appendBounded(c.logPartial, p)
-			c.sigPartial = appendBounded(c.sigPartial, p)
+			c.appendLog(p)
+			c.sigPartial = appendBounded(c.sigPartial, p, maxLine)
 			break
 		}
-		c.logPartial = appendBounded(c.logPartial, p[:i])
-		c.sigPartial = appendBounded(c.sigPartial, p[:i])
+		c.appendLog(p[:i])
+		c.sigPartial = appendBounded(c.sigPartial, p[:i], maxLine)
 		c.flushLogPartial()
 		if c.lineFn != nil {
 			c.lineFn(string(c.sigPartial))
@@ -224,8 +229,15 @@ func indexNL(p []byte) int {
 	return -1
 }
 
-func appendBounded(dst, p []byte) []byte {
-	if room := maxLine - len(dst); len(p) > room {
+func (c *Console) appendLog(p []byte) {
+	if len(c.logPartial)+len(p) > maxLogLine {
+		c.logCut = true
+	}
+	c.logPartial = appendBounded(c.logPartial, p, maxLogLine)
+}
+
+func appendBounded(dst, p []byte, limit int) []byte {
+	if room := limit - len(dst); len(p) > room {
 		p = p[:max(room, 0)]
 	}
 	return append(dst, p...)
@@ -237,10 +249,13 @@ func (c *Console) flushLogPartial() {
 	for end > 0 && c.logPartial[end-1] == '\r' {
 		end--
 	}
-	if end > 0 {
+	switch {
+	case c.logCut:
+		c.log.Target(lineTooLong)
+	case end > 0:
 		c.log.Target(string(c.logPartial[:end]))
 	}
-	c.logPartial = c.logPartial[:0]
+	c.logPartial, c.logCut = c.logPartial[:0], false
 }
 
 func (c *Console) flushIdle() {

@@ -38,8 +38,26 @@ func (l *Logger) log(lvl string, msg any) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sink.Send(logfmt.Encode(logfmt.Line{DT: l.now(), Lvl: lvl, Msg: msg}))
+	line := logfmt.Line{DT: l.now(), Lvl: lvl, Msg: msg}
+	rec := logfmt.Encode(line)
+	if len(rec) >= maxRecord {
+		// As LAVA's log dump: the server's YAML loader could not take it.
+		if _, ok := msg.(map[string]any); ok {
+			line.Msg = map[string]any{"skip": "line way too long ..."}
+		} else {
+			line.Msg = logfmt.Msg(lineTooLong)
+		}
+		rec = logfmt.Encode(line)
+	}
+	l.sink.Send(rec)
 }
+
+// maxRecord is LAVA's limit of an encoded log record (10**6 characters);
+// lineTooLong replaces a message beyond it.
+const (
+	maxRecord   = 1000000
+	lineTooLong = "<line way too long ...>"
+)
 
 // Debugf logs at level debug.
 func (l *Logger) Debugf(format string, args ...any) { l.log(logfmt.LevelDebug, sprintf(format, args)) }
