@@ -22,6 +22,7 @@ func (s *Server) restCatalog(r chi.Router) {
 	r.HandleFunc("/tags/{id}/", allow(map[string]http.HandlerFunc{http.MethodGet: s.getTag, http.MethodDelete: s.deleteTag}))
 	r.HandleFunc("/aliases/", allow(map[string]http.HandlerFunc{http.MethodGet: s.listAliases, http.MethodPost: s.createAlias}))
 	r.HandleFunc("/aliases/{name}/", allow(map[string]http.HandlerFunc{http.MethodGet: s.getAlias, http.MethodDelete: s.deleteAlias}))
+	s.restSystem(r)
 }
 
 type restTag struct {

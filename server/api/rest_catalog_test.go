@@ -36,6 +36,9 @@ func TestRESTTagsAndAliases(t *testing.T) {
 		{"GET", "/api/v0.2/aliases/q/", nil, alice, 200, `{"name":"q","device_type":"qemu"}`},
 		{"DELETE", "/api/v0.2/aliases/q/", nil, admin, 204, ""},
 		{"GET", "/api/v0.2/aliases/q/", nil, alice, 404, "Not found."},
+		{"GET", "/api/v0.2/system/version/", nil, nil, 200, `{"version":"2023.01"}`},
+		{"GET", "/api/v0.2/system/whoami/", nil, alice, 200, `{"user":"alice"}`},
+		{"GET", "/api/v0.2/system/whoami/", nil, nil, 200, `{"user":""}`},
 	}
 	for _, s := range steps {
 		code, body := a.do(t, s.method, s.path, s.body, s.auth...)
