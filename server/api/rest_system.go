@@ -10,7 +10,9 @@ import (
 // master_config, readable by anyone.
 
 func (s *Server) restSystem(r chi.Router) {
-	get := func(h http.HandlerFunc) http.HandlerFunc { return allow(map[string]http.HandlerFunc{http.MethodGet: h}) }
+	get := func(h http.HandlerFunc) http.HandlerFunc {
+		return allow(map[string]http.HandlerFunc{http.MethodGet: h})
+	}
 	r.HandleFunc("/system/", get(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, nil) }))
 	r.HandleFunc("/system/version/", get(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"version": LAVAVersion})
