@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"golava/pkg/logfmt"
 	"golava/server/store"
 	"golava/server/store/storetest"
@@ -99,62 +101,12 @@ func fillBenchDB(b *testing.B, ctx context.Context, st *store.Store) (*store.Use
 		b.Fatal(err)
 	}
 	pool := st.Pool()
-	// The secondary indexes of jobs (whatever the migrations made) are
-	// built once after the insert: much faster than a million updates each.
-	rows, err := pool.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'jobs' AND indexname <> 'jobs_pkey'`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var names, defs []string
-	for rows.Next() {
-		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
-			b.Fatal(err)
-		}
-		names, defs = append(names, name), append(defs, def)
-	}
-	rows.Close()
-	for _, name := range names {
-		if _, err := pool.Exec(ctx, `DROP INDEX `+pgIdent(name)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	// Jobs end over the last 100 days; one in ten is Incomplete.
-	_, err = pool.Exec(ctx, `INSERT INTO jobs (realm_id, submitter_id, description, definition, original_definition,
-    requested_device_type_id, actual_device_id, state, health, token, submit_time, start_time, end_time)
-SELECT 1, $1, 'bench job ' || g, 'x', 'x', $2, $3, 'Finished',
-    CASE WHEN g % 10 = 0 THEN 'Incomplete' ELSE 'Complete' END, 't' || g,
-    now() - (($4 - g) * interval '8 seconds') - interval '1 hour', now() - (($4 - g) * interval '8 seconds') - interval '50 minutes',
-    now() - (($4 - g) * interval '8 seconds') - interval '40 minutes'
-FROM generate_series(1, $4) g`, admin.ID, dt.ID, dev.ID, benchJobs)
-	if err != nil {
-		b.Fatalf("insert jobs: %v", err)
-	}
-	for _, def := range defs {
-		if _, err := pool.Exec(ctx, def); err != nil {
-			b.Fatalf("%s: %v", def, err)
-		}
-	}
+	insertBenchJobs(b, ctx, pool, admin.ID, dt.ID, dev.ID)
 	var logJob int64
 	if err := pool.QueryRow(ctx, `SELECT max(id) FROM jobs`).Scan(&logJob); err != nil {
 		b.Fatal(err)
 	}
-	chunk := benchChunk(false)
-	_, err = pool.Exec(ctx, `INSERT INTO log_chunks (job_id, first_line, line_count, byte_count, data)
-SELECT $1, g * $2::bigint, $2, $3, $4 FROM generate_series(0, $5 - 2) g`, logJob, benchChunkLines, len(chunk), chunk, benchChunks)
-	if err != nil {
-		b.Fatalf("insert log: %v", err)
-	}
-	last := benchChunk(true)
-	_, err = pool.Exec(ctx, `INSERT INTO log_chunks (job_id, first_line, line_count, byte_count, data) VALUES ($1, $2, $3, $4, $5)`,
-		logJob, int64(benchChunks-1)*benchChunkLines, benchChunkLines, len(last), last)
-	if err != nil {
-		b.Fatalf("insert last chunk: %v", err)
-	}
-	_, err = pool.Exec(ctx, `UPDATE jobs SET log_lines = $2, log_bytes = $3 WHERE id = $1`, logJob, benchLogLines, int64(len(chunk))*benchChunks)
-	if err != nil {
-		b.Fatal(err)
-	}
+	insertBenchLog(b, ctx, pool, logJob)
 	// A settled table, as a lab's is: statistics and the visibility map.
 	if _, err := pool.Exec(ctx, `VACUUM ANALYZE jobs`); err != nil {
 		b.Fatal(err)
@@ -218,3 +170,66 @@ func benchLogin(b *testing.B, h http.Handler, u *store.User) *http.Cookie {
 }
 
 func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// insertBenchJobs inserts the million jobs. The secondary indexes of jobs
+// (whatever the migrations made) are built once after the insert: much
+// faster than a million updates of each.
+func insertBenchJobs(b *testing.B, ctx context.Context, pool *pgxpool.Pool, userID, dtID, devID int64) {
+	b.Helper()
+	rows, err := pool.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'jobs' AND indexname <> 'jobs_pkey'`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			b.Fatal(err)
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	rows.Close()
+	for _, name := range names {
+		if _, err := pool.Exec(ctx, `DROP INDEX `+pgIdent(name)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Jobs end over the last 100 days; one in ten is Incomplete.
+	_, err = pool.Exec(ctx, `INSERT INTO jobs (realm_id, submitter_id, description, definition, original_definition,
+    requested_device_type_id, actual_device_id, state, health, token, submit_time, start_time, end_time)
+SELECT 1, $1, 'bench job ' || g, 'x', 'x', $2, $3, 'Finished',
+    CASE WHEN g % 10 = 0 THEN 'Incomplete' ELSE 'Complete' END, 't' || g,
+    now() - (($4 - g) * interval '8 seconds') - interval '1 hour', now() - (($4 - g) * interval '8 seconds') - interval '50 minutes',
+    now() - (($4 - g) * interval '8 seconds') - interval '40 minutes'
+FROM generate_series(1, $4) g`, userID, dtID, devID, benchJobs)
+	if err != nil {
+		b.Fatalf("insert jobs: %v", err)
+	}
+	for _, def := range defs {
+		if _, err := pool.Exec(ctx, def); err != nil {
+			b.Fatalf("%s: %v", def, err)
+		}
+	}
+}
+
+// insertBenchLog writes 8191 copies of a 128 KiB chunk and a last chunk
+// holding the only error.
+func insertBenchLog(b *testing.B, ctx context.Context, pool *pgxpool.Pool, logJob int64) {
+	b.Helper()
+	chunk := benchChunk(false)
+	_, err := pool.Exec(ctx, `INSERT INTO log_chunks (job_id, first_line, line_count, byte_count, data)
+SELECT $1, g * $2::bigint, $2, $3, $4 FROM generate_series(0, $5 - 2) g`, logJob, benchChunkLines, len(chunk), chunk, benchChunks)
+	if err != nil {
+		b.Fatalf("insert log: %v", err)
+	}
+	last := benchChunk(true)
+	_, err = pool.Exec(ctx, `INSERT INTO log_chunks (job_id, first_line, line_count, byte_count, data) VALUES ($1, $2, $3, $4, $5)`,
+		logJob, int64(benchChunks-1)*benchChunkLines, benchChunkLines, len(last), last)
+	if err != nil {
+		b.Fatalf("insert last chunk: %v", err)
+	}
+	_, err = pool.Exec(ctx, `UPDATE jobs SET log_lines = $2, log_bytes = $3 WHERE id = $1`, logJob, benchLogLines, int64(len(chunk))*benchChunks)
+	if err != nil {
+		b.Fatal(err)
+	}
+}
