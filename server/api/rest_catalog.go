@@ -23,6 +23,7 @@ func (s *Server) restCatalog(r chi.Router) {
 	r.HandleFunc("/aliases/", allow(map[string]http.HandlerFunc{http.MethodGet: s.listAliases, http.MethodPost: s.createAlias}))
 	r.HandleFunc("/aliases/{name}/", allow(map[string]http.HandlerFunc{http.MethodGet: s.getAlias, http.MethodDelete: s.deleteAlias}))
 	s.restSystem(r)
+	s.restResultsNested(r)
 }
 
 type restTag struct {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -97,5 +98,32 @@ func TestRESTPermissions(t *testing.T) {
 	}
 	if code, _ := a.do(t, "GET", "/api/v0.2/devicetypes/bbb/", nil, alice...); code != 200 {
 		t.Fatalf("bbb hidden from alice after the revoke: %d", code)
+	}
+}
+
+func TestRESTNestedResults(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	id := a.insertJob(t, "qemu-01", "Finished", "tok", "")
+	var sid, tid int64
+	err := a.st.Pool().QueryRow(context.Background(), `WITH s AS (INSERT INTO test_suites (job_id, name) VALUES ($1, '0_smoke') RETURNING id),
+c AS (INSERT INTO test_cases (suite_id, name, result) SELECT s.id, 'a', 'pass' FROM s RETURNING id, suite_id)
+SELECT suite_id, id FROM c`, id).Scan(&sid, &tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/", id, sid):               `"name":"0_smoke"`,
+		fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/tests/", id, sid):         `"count":1,`,
+		fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/tests/%d/", id, sid, tid): `"name":"a"`,
+		fmt.Sprintf("/api/v0.2/jobs/%d/tests/%d/", id, tid):                `"result":"pass"`,
+	} {
+		code, body := a.do(t, "GET", path, nil)
+		if code != 200 || !strings.Contains(compact(body), want) {
+			t.Errorf("GET %s: %d %s", path, code, body)
+		}
+	}
+	if code, _ := a.do(t, "GET", fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/", id, sid+100), nil); code != 404 {
+		t.Errorf("missing suite: %d", code)
 	}
 }
