@@ -28,6 +28,8 @@ type SchedJob struct {
 	// GroupSize is how many sub-jobs the group has in all; the group is
 	// scheduled only when all of them are queued and all get a device.
 	GroupSize int
+	// Share is the weighted group (fair share) of the submitter, 0 for none.
+	Share int64
 }
 
 // SchedDevice is one board with what the decision needs of it.
@@ -81,6 +83,8 @@ type SchedulerState struct {
 	Devices     []SchedDevice
 	DeviceTypes []SchedDeviceType
 	Workers     []SchedWorker
+	// Shares are the weighted groups by id (nil when none is weighted).
+	Shares map[int64]SchedShare
 }
 
 // Placement puts one job on one device; DeviceID is 0 for a MultiNode
@@ -288,6 +292,9 @@ func loadSchedQueue(ctx context.Context, tx pgx.Tx, realmID int64, window int, s
 	if err := scanSchedJobs(ctx, tx, st, schedQueueSQL, realmID, window); err != nil {
 		return fmt.Errorf("read queue: %w", err)
 	}
+	if err := loadShareWindow(ctx, tx, realmID, window, st); err != nil {
+		return err
+	}
 	ids := make([]int64, len(st.Jobs))
 	var groups []string
 	seen := map[string]bool{}
@@ -303,7 +310,10 @@ func loadSchedQueue(ctx context.Context, tx pgx.Tx, realmID int64, window int, s
 			return fmt.Errorf("read queued groups: %w", err)
 		}
 	}
-	return loadSchedJobTags(ctx, tx, st)
+	if err := loadSchedJobTags(ctx, tx, st); err != nil {
+		return err
+	}
+	return loadShares(ctx, tx, realmID, st)
 }
 
 func scanSchedJobs(ctx context.Context, tx pgx.Tx, st *SchedulerState, q string, args ...any) error {
