@@ -170,6 +170,7 @@ func (p *planner) jobs() {
 		order[i] = int32(i)
 	}
 	jobs := p.s.Jobs
+	fair := fairKeys(jobs, p.s.Shares)
 	slices.SortFunc(order, func(a, b int32) int {
 		ja, jb := &jobs[a], &jobs[b]
 		if ja.HealthCheck != jb.HealthCheck {
@@ -178,7 +179,10 @@ func (p *planner) jobs() {
 			}
 			return 1
 		}
-		return cmp.Or(cmp.Compare(jb.Priority, ja.Priority), cmp.Compare(ja.ID, jb.ID))
+		if c := cmp.Compare(jb.Priority, ja.Priority); c != 0 || fair == nil {
+			return cmp.Or(c, cmp.Compare(ja.ID, jb.ID))
+		}
+		return cmp.Or(cmp.Compare(fair[a], fair[b]), cmp.Compare(ja.ID, jb.ID))
 	})
 	for _, i := range order {
 		if p.nFree == 0 {
@@ -311,4 +315,32 @@ func (p *planner) untake(t takenSlot) {
 	p.free[t.slot.d.Type] = list
 	t.slot.worker.busy--
 	p.nFree++
+}
+
+// fairKeys orders jobs of equal priority by fair share: the n-th queued job
+// (by submission) of a group that runs r jobs gets (r+n)/weight, so groups
+// take turns in proportion to their weights whatever the length of their
+// queues. Jobs of no weighted group form group 0, of weight 1. nil when no
+// group is weighted.
+func fairKeys(jobs []Job, shares map[int64]Share) []float64 {
+	if len(shares) == 0 {
+		return nil
+	}
+	byID := make([]int32, len(jobs))
+	for i := range byID {
+		byID[i] = int32(i)
+	}
+	slices.SortFunc(byID, func(a, b int32) int { return cmp.Compare(jobs[a].ID, jobs[b].ID) })
+	rank := make(map[int64]int, len(shares))
+	keys := make([]float64, len(jobs))
+	for _, i := range byID {
+		g := jobs[i].Share
+		sh, ok := shares[g]
+		if !ok || sh.Weight <= 0 {
+			sh.Weight = 1
+		}
+		rank[g]++
+		keys[i] = float64(sh.Running+rank[g]) / sh.Weight
+	}
+	return keys
 }

@@ -371,7 +371,7 @@ func (s *Scheduler) Pass(ctx context.Context) (PassStats, error) {
 	stats.Jobs, stats.Devices = len(st.Jobs), len(st.Devices)
 	stats.Load = time.Since(start)
 	plan := Decide(State{Now: st.Now, Seed: rand.Uint64() | 1, Jobs: st.Jobs, Devices: st.Devices,
-		DeviceTypes: st.DeviceTypes, Workers: st.Workers})
+		DeviceTypes: st.DeviceTypes, Workers: st.Workers, Shares: st.Shares})
 	stats.Decide = time.Since(start) - stats.Load
 	err = s.apply(ctx, plan, &stats)
 	stats.Apply = time.Since(start) - stats.Load - stats.Decide

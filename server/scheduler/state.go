@@ -21,6 +21,9 @@ type State struct {
 	Devices     []Device
 	DeviceTypes []DeviceType
 	Workers     []Worker
+	// Shares are the weighted groups of fair share by id (Job.Share); nil
+	// or empty leaves the queue in plain priority then submission order.
+	Shares map[int64]Share
 }
 
 type (
@@ -32,6 +35,8 @@ type (
 	DeviceType = store.SchedDeviceType
 	// Worker is a lab host with its count of busy devices.
 	Worker = store.SchedWorker
+	// Share is a fair-share group: its weight and its running jobs.
+	Share = store.SchedShare
 	// Placement puts one job on one device (0 for a dynamic connection).
 	Placement = store.Placement
 )
