@@ -34,6 +34,48 @@ func (s *Server) restDevAdmin(r chi.Router) {
 	}
 	r.Get("/devicetypes/{name}/availability/", s.typeAvailability)
 	r.Get("/availability/", s.typeAvailability)
+	r.Get("/fair-share/", s.listFairShare)
+	r.Post("/fair-share/", s.setFairShare)
+}
+
+// listFairShare is GET fair-share/: the weighted groups with their running
+// and queued jobs (golava's fair share between groups).
+func (s *Server) listFairShare(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.ListFairShare(r.Context(), store.DefaultRealm)
+	if err != nil {
+		s.storeFailure(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []store.FairShare{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// setFairShare is POST fair-share/ {group, weight}: superusers only;
+// weight 0 removes the group from fair share.
+func (s *Server) setFairShare(w http.ResponseWriter, r *http.Request) {
+	if _, ok := requireSuperuser(w, r); !ok {
+		return
+	}
+	fields, ok := requestFields(w, r)
+	if !ok {
+		return
+	}
+	weight, err := strconv.ParseFloat(fields["weight"], 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string][]string{"weight": {"A number is required."}})
+		return
+	}
+	if err := s.store.SetFairShare(r.Context(), store.DefaultRealm, fields["group"], weight); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			writeJSON(w, http.StatusBadRequest, map[string][]string{"group": {fmt.Sprintf("Group %q does not exist.", fields["group"])}})
+			return
+		}
+		s.storeFailure(w, r, err)
+		return
+	}
+	restMessage(w, http.StatusOK, "fair share updated")
 }
 
 // canonicalDeviceHealth maps LAVA's spellings (GOOD, good, Good) to golava's.

@@ -164,3 +164,35 @@ func TestRESTAvailability(t *testing.T) {
 		t.Errorf("unknown type: %d", code)
 	}
 }
+
+func TestRESTFairShare(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, false)
+	if _, err := a.st.CreateGroup(context.Background(), "team"); err != nil {
+		t.Fatal(err)
+	}
+	admin, alice := []string{"Authorization", "Token " + a.adminToken}, []string{"Authorization", "Token " + a.aliceToken}
+	tests := []struct {
+		method string
+		body   url.Values
+		auth   []string
+		code   int
+		has    string
+	}{
+		{"GET", nil, nil, 200, "[]"},
+		{"POST", url.Values{"group": {"team"}, "weight": {"2.5"}}, admin, 200, "updated"},
+		{"GET", nil, nil, 200, `"group":"team","weight":2.5,"running":0,"queued":0`},
+		{"POST", url.Values{"group": {"team"}, "weight": {"x"}}, admin, 400, "number"},
+		{"POST", url.Values{"group": {"team"}, "weight": {"-1"}}, admin, 400, "weight"},
+		{"POST", url.Values{"group": {"nope"}, "weight": {"1"}}, admin, 400, "does not exist"},
+		{"POST", url.Values{"group": {"team"}, "weight": {"1"}}, alice, 403, ""},
+		{"POST", url.Values{"group": {"team"}, "weight": {"0"}}, admin, 200, "updated"},
+		{"GET", nil, nil, 200, "[]"},
+	}
+	for i, tt := range tests {
+		code, body := a.do(t, tt.method, "/api/v0.2/fair-share/", tt.body, tt.auth...)
+		if code != tt.code || !strings.Contains(compact(body), tt.has) {
+			t.Errorf("step %d: %d %s, want %d with %s", i, code, body, tt.code, tt.has)
+		}
+	}
+}
