@@ -148,3 +148,37 @@ func cmdWorkersDoc(kind string) func(ctx context.Context, args []string, cio cmd
 		return 2
 	}
 }
+
+// cmdFairShare is "fair-share set GROUP WEIGHT" (0 removes the group) and
+// "fair-share list".
+func cmdFairShare(ctx context.Context, args []string, cio cmdIO) int {
+	f := newFlags("fair-share", "list | set GROUP WEIGHT", cio)
+	pos, code, ok := f.parse(args, 1, 3)
+	if !ok {
+		return code
+	}
+	switch {
+	case pos[0] == "list" && len(pos) == 1:
+		return withStore(ctx, f, cio, "fair-share", func(st *store.Store) error {
+			list, err := st.ListFairShare(ctx, store.DefaultRealm)
+			for _, s := range list {
+				fmt.Fprintf(cio.stdout, "%s\tweight %g\trunning %d\tqueued %d\n", s.Group, s.Weight, s.Running, s.Queued)
+			}
+			return err
+		})
+	case pos[0] == "set" && len(pos) == 3:
+		var w float64
+		if _, err := fmt.Sscan(pos[2], &w); err != nil {
+			return fail(cio, "fair-share", fmt.Errorf("weight %q is not a number", pos[2]))
+		}
+		return withStore(ctx, f, cio, "fair-share", func(st *store.Store) error {
+			err := st.SetFairShare(ctx, store.DefaultRealm, pos[1], w)
+			if err == nil {
+				fmt.Fprintf(cio.stdout, "group %s: weight %g\n", pos[1], w)
+			}
+			return err
+		})
+	}
+	f.Usage()
+	return 2
+}

@@ -47,6 +47,9 @@ func TestDeviceWorkerAdminCommands(t *testing.T) {
 		{[]string{"workers", "config", "get", "w1"}, 0, "dispatcher_ip: 10.1.1.1"},
 		{[]string{"workers", "env", "get", "w1"}, 0, ""},
 		{[]string{"workers", "env-dut", "set", "w9", conf}, 1, "not found"},
+		{[]string{"fair-share", "set", "nogroup", "2"}, 1, "not found"},
+		{[]string{"fair-share", "set", "g", "x"}, 1, "not a number"},
+		{[]string{"fair-share", "list"}, 0, ""},
 	}
 	for _, s := range steps {
 		code, out, errOut := lavaServer(t, append(s.args, "--database-url", db)...)
