@@ -219,6 +219,15 @@ func (s *session) submitAndFollow() int64 {
 	if !strings.Contains(status, "finished") || !strings.Contains(logText, "speed") || !strings.Contains(logText, "end: ") {
 		t.Fatalf("live log ended with status %q and log:\n%s", status, logText)
 	}
+	// Levels filter: unticking "info" hides the info lines.
+	display := `getComputedStyle(document.querySelector("#log .lvl-info")).display`
+	if d := get(t, ctx, "info line", chromedp.Evaluate[string](display)); d == "none" {
+		t.Fatalf("info lines hidden before filtering")
+	}
+	run(t, ctx, "hide info lines", chromedp.Click(chromedp.CSS(`input.lvl-toggle[value="info"]`)))
+	if d := get(t, ctx, "info line", chromedp.Evaluate[string](display)); d != "none" {
+		t.Fatalf("info lines still shown (display %q) after unticking info", d)
+	}
 	s.visit(fmt.Sprintf("/scheduler/job/%d", jobID))
 	return jobID
 }
