@@ -53,6 +53,7 @@ func (s *Server) rpcMethods() map[string]rpcMethod {
 	s.rpcResults(m)
 	s.rpcPerms(m)
 	s.rpcLegacy(m)
+	s.rpcDetails(m)
 	return m
 }
 

@@ -514,3 +514,40 @@ actions:
 	_, f = a.rpc(t, "alice", a.aliceToken, "scheduler.jobs.show", head+".7")
 	wantFault(t, "missing sub id", f, 404, "Job '"+head+".7' was not found.")
 }
+
+func TestRPCJobDetailsAndOutput(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	v, f := a.rpc(t, "admin", a.adminToken, "scheduler.jobs.submit", qemuJob+"metadata: {build: 42, branch: main}\n")
+	if f != nil {
+		t.Fatal(f)
+	}
+	id := v.(int64)
+	v, _ = a.rpc(t, "admin", a.adminToken, "scheduler.job_details", id)
+	d := v.(map[string]any)
+	if d["status"] != "Submitted" || d["submitter_username"] != "admin" || d["is_pipeline"] != true {
+		t.Fatalf("job_details: %v", d)
+	}
+	v, _ = a.rpc(t, "admin", a.adminToken, "results.get_testjob_metadata", id)
+	if fmt.Sprint(v) != "[map[branch:main] map[build:42]]" {
+		t.Fatalf("metadata: %v", v)
+	}
+	_, f = a.rpc(t, "admin", a.adminToken, "scheduler.job_output", id)
+	wantFault(t, "no output yet", f, 404, "Job output not found.")
+	if _, err := a.st.AppendLog(context.Background(), id, 0, []string{`{"dt": "x", "lvl": "info", "msg": "one"}`, `{"dt": "y", "lvl": "info", "msg": "two"}`}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ = a.rpc(t, "admin", a.adminToken, "scheduler.job_output", id)
+	all := string(v.([]byte))
+	if all != "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"one\"}\n- {\"dt\": \"y\", \"lvl\": \"info\", \"msg\": \"two\"}\n" {
+		t.Fatalf("job_output: %q", all)
+	}
+	v, _ = a.rpc(t, "admin", a.adminToken, "scheduler.job_output", id, 10)
+	if string(v.([]byte)) != all[10:] {
+		t.Fatalf("job_output from 10: %q", v)
+	}
+	v, _ = a.rpc(t, "admin", a.adminToken, "scheduler.jobs.logs", id, 1)
+	if logs := v.([]any); string(logs[1].([]byte)) != all[strings.Index(all, "\n")+1:] {
+		t.Fatalf("logs from line 1: %q", logs[1])
+	}
+}
