@@ -95,4 +95,3 @@ func (s *Server) rpcJobMetadata(c *rpcCall, a rpcArgs) (any, error) {
 	}
 	return out, nil
 }
-
