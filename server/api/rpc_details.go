@@ -8,6 +8,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"golava/pkg/devconf"
+	"golava/server/store"
+
 	"golava/server/xmlrpc"
 )
 
@@ -21,6 +24,8 @@ func (s *Server) rpcDetails(m map[string]rpcMethod) {
 		help: "job_output(job_id, offset=0): the YAML log from byte offset (base64)."}
 	m["results.get_testjob_metadata"] = rpcMethod{min: 1, max: 1, sig: []string{"array", "string"}, fn: s.rpcJobMetadata,
 		help: "The metadata of a job definition as a list of {name: value}."}
+	m["scheduler.validate_pipeline_devices"] = rpcMethod{min: 0, max: 1, sig: []string{"string", "string"}, fn: s.rpcValidateDevices,
+		help: "validate_pipeline_devices(name=None): YAML {hostname: {Valid: null} or {Invalid: why}} for the visible devices of a type, one device, or all."}
 }
 
 func (s *Server) rpcJobDetails(c *rpcCall, a rpcArgs) (any, error) {
@@ -94,4 +99,53 @@ func (s *Server) rpcJobMetadata(c *rpcCall, a rpcArgs) (any, error) {
 		out = append(out, map[string]any{k: fmt.Sprint(doc.Metadata[k])})
 	}
 	return out, nil
+}
+
+func (s *Server) rpcValidateDevices(c *rpcCall, a rpcArgs) (any, error) {
+	ds, err := s.visibleDevices(c, false)
+	if err != nil {
+		return nil, err
+	}
+	name, _ := a.optStr(0, "name")
+	var pick []store.Device
+	for _, d := range ds {
+		if name == nil || *name == "" || d.DeviceType == *name {
+			pick = append(pick, d)
+		}
+	}
+	if len(pick) == 0 && name != nil && *name != "" {
+		for _, d := range ds {
+			if d.Hostname == *name {
+				pick = append(pick, d)
+			}
+		}
+	}
+	switch {
+	case len(pick) == 0 && name != nil && *name != "":
+		return nil, fault(404, "No devices found with hostname or device type name %s, visible by the user", *name)
+	case len(pick) == 0:
+		return nil, fault(404, "No pipeline devices visible by user were found on this instance.")
+	}
+	results := map[string]any{}
+	for _, d := range pick {
+		if d.Dictionary == "" {
+			results[d.Hostname] = map[string]any{"Invalid": "Missing device dictionary"}
+			continue
+		}
+		wj := &store.WorkerJob{DeviceDictionary: d.Dictionary, DeviceType: d.DeviceType}
+		if tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), store.DefaultRealm, d.DeviceType); err == nil {
+			wj.DeviceTypeTemplate = tmpl
+		}
+		out, err := s.renderDevice(wj, nil)
+		if err == nil {
+			_, err = devconf.Parse([]byte(out))
+		}
+		if err != nil {
+			results[d.Hostname] = map[string]any{"Invalid": err.Error()}
+			continue
+		}
+		results[d.Hostname] = map[string]any{"Valid": nil}
+	}
+	out, err := yaml.Marshal(results)
+	return out, err
 }

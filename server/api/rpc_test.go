@@ -551,3 +551,21 @@ func TestRPCJobDetailsAndOutput(t *testing.T) {
 		t.Fatalf("logs from line 1: %q", logs[1])
 	}
 }
+
+func TestRPCValidatePipelineDevices(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	if err := a.st.SetDeviceDictionary(context.Background(), store.DefaultRealm, "qemu-01", "{% extends 'qemu.jinja2' %}\n"); err != nil {
+		t.Fatal(err)
+	}
+	v, f := a.rpc(t, "admin", a.adminToken, "scheduler.validate_pipeline_devices", "qemu")
+	if f != nil {
+		t.Fatal(f)
+	}
+	got := string(v.([]byte))
+	if !strings.Contains(got, "qemu-01:\n    Valid: null") || !strings.Contains(got, "qemu-02:\n    Invalid: Missing device dictionary") {
+		t.Fatalf("validate_pipeline_devices: %s", got)
+	}
+	_, f = a.rpc(t, "admin", a.adminToken, "scheduler.validate_pipeline_devices", "nope")
+	wantFault(t, "unknown", f, 404, "No devices found with hostname or device type name nope")
+}
