@@ -50,11 +50,12 @@ func (c *Config) defaults() {
 
 // Server renders the UI.
 type Server struct {
-	st     *store.Store
-	logger *slog.Logger
-	cfg    Config
-	pages  map[string]*template.Template
-	static http.Handler
+	st       *store.Store
+	logger   *slog.Logger
+	cfg      Config
+	pages    map[string]*template.Template
+	static   http.Handler
+	throttle loginThrottle
 }
 
 // New parses the embedded templates; an error means a broken build.

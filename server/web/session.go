@@ -147,8 +147,15 @@ func safeNext(next string) string {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name, pw := strings.TrimSpace(r.PostFormValue("username")), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
+	keys := throttleKeys(r, name)
+	if s.throttle.blocked(keys, time.Now()) {
+		s.renderStatus(w, r, http.StatusTooManyRequests, "login.html", "Log in",
+			loginPage{Next: next, Username: name, Error: "Too many failed logins: wait a few minutes."})
+		return
+	}
 	u, err := s.st.AuthenticateUser(r.Context(), name, pw)
 	if err != nil || !u.IsActive {
+		s.throttle.fail(keys, time.Now())
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.logger.InfoContext(r.Context(), "web login failed", "user", name, "err", err)
 		}
@@ -156,6 +163,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			loginPage{Next: next, Username: name, Error: "Wrong username or password."})
 		return
 	}
+	s.throttle.reset(keys)
 	id, csrf := randomToken(), randomToken()
 	_, err = s.st.Pool().Exec(r.Context(), `INSERT INTO web_sessions (id_hash, user_id, csrf, expires_at)
 VALUES ($1, $2, $3, now() + $4::interval)`, hashID(id), u.ID, csrf, fmt.Sprintf("%d seconds", int(s.cfg.SessionTTL.Seconds())))

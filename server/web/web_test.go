@@ -285,3 +285,20 @@ func TestSubmitShowsErrorsOnTheirLines(t *testing.T) {
 	_, body = b.get(loc)
 	mustContain(t, body, "Canceled")
 }
+
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := f.browser()
+	tok := b.csrf("/accounts/login/")
+	for i := 0; i < 10; i++ {
+		if code, _, _ := b.post("/accounts/login/", url.Values{"csrf": {tok}, "username": {"alice"}, "password": {"guess"}}); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i, code)
+		}
+	}
+	// Even the right password is refused now.
+	code, _, body := b.post("/accounts/login/", url.Values{"csrf": {tok}, "username": {"alice"}, "password": {testPassword}})
+	if code != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed logins") {
+		t.Fatalf("after 10 failures: %d", code)
+	}
+}
