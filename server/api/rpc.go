@@ -54,6 +54,7 @@ func (s *Server) rpcMethods() map[string]rpcMethod {
 	s.rpcPerms(m)
 	s.rpcLegacy(m)
 	s.rpcDetails(m)
+	s.rpcQueries(m)
 	return m
 }
 

@@ -569,3 +569,22 @@ func TestRPCValidatePipelineDevices(t *testing.T) {
 	_, f = a.rpc(t, "admin", a.adminToken, "scheduler.validate_pipeline_devices", "nope")
 	wantFault(t, "unknown", f, 404, "No devices found with hostname or device type name nope")
 }
+
+func TestRPCQueriesAndNetworkMap(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	_, f := a.rpc(t, "alice", a.aliceToken, "results.run_query", "q1")
+	wantFault(t, "run_query", f, 404, "Query with name q1 owned by user alice does not exist.")
+	_, f = a.rpc(t, "alice", a.aliceToken, "results.refresh_all_queries")
+	wantFault(t, "refresh_all_queries", f, 401, "Must be a superuser")
+	v, f := a.rpc(t, "admin", a.adminToken, "system.pipeline_network_map")
+	if f != nil || v != "switches: {}\n" {
+		t.Fatalf("pipeline_network_map: %q %v", v, f)
+	}
+	v, _ = a.rpc(t, "", "", "system.listMethods")
+	if n := len(v.([]any)); n < 100 {
+		t.Fatalf("listMethods: %d methods, want LAVA's ~104", n)
+	} else {
+		t.Logf("system.listMethods: %d methods", n)
+	}
+}
