@@ -330,6 +330,7 @@ func (s *Scheduler) maintain(ctx context.Context) {
 	}
 	s.expireQueued(ctx, time.Now())
 	s.checkDevices(ctx)
+	s.firePeriodic(ctx)
 }
 
 // runPass runs one pass; when some decisions met changed rows, it asks for
