@@ -111,6 +111,29 @@ UNION ALL SELECT device_type_id FROM aliases WHERE realm_id = $1 AND name = $2 L
 	return s.check(ctx, q, dtID, user)
 }
 
+// CanSubmitToDevice reports whether user's jobs may run on the device: it
+// and its type visible, and neither carrying a submit rule that leaves the
+// user out. The scheduler can consult it (or DeviceSubmitSQL) when it
+// places jobs on devices with device-level submit grants.
+func (s *Store) CanSubmitToDevice(ctx context.Context, d *Device, user *User) (bool, error) {
+	if user == nil {
+		return false, nil
+	}
+	su, uid := viewerArgs(user)
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT `+DeviceSubmitSQL("$1", "$4", "$2", "$3"), d.ID, su, uid, d.DeviceTypeID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("device permission: %w", err)
+	}
+	return ok, nil
+}
+
+// DeviceSubmitSQL is the condition for user ($su, $uid) to submit to device
+// d of type dt (view and submit on both).
+func DeviceSubmitSQL(d, dt, su, uid string) string {
+	return `(` + DeviceVisibleSQL(d, dt, su, uid) + ` AND ` + permSQL("device_type", dt, PermSubmit, su, uid, true) +
+		` AND ` + permSQL("device", d, PermSubmit, su, uid, true) + `)`
+}
+
 func (s *Store) check(ctx context.Context, cond string, id int64, viewer *User) (bool, error) {
 	su, uid := viewerArgs(viewer)
 	var ok bool

@@ -67,6 +67,11 @@ func TestPermissions(t *testing.T) {
 	check("member submits", ok, err, true)
 	ok, err = st.CanSubmitToDeviceType(ctx, store.DefaultRealm, "board", nil)
 	check("anonymous submits", ok, err, false)
+	must(st.GrantPermission(ctx, store.DefaultRealm, store.Grant{Kind: "device", Object: "board-01", Group: "g", Permission: store.PermSubmit}))
+	ok, err = st.CanSubmitToDevice(ctx, d, users["out"])
+	check("outsider submits to a restricted device", ok, err, false)
+	ok, err = st.CanSubmitToDevice(ctx, d, users["in"])
+	check("member submits to a restricted device", ok, err, true)
 	must(st.GrantPermission(ctx, store.DefaultRealm, store.Grant{Kind: "device-type", Object: "board", Group: "g", Permission: store.PermChange}))
 	ok, err = st.CanChangeDevice(ctx, d, users["in"])
 	check("member changes a device through its type", ok, err, true)
@@ -81,7 +86,7 @@ func TestPermissions(t *testing.T) {
 		t.Errorf("member lists %d devices (%v)", len(list), err)
 	}
 	grants, err := st.ListGrants(ctx, store.DefaultRealm)
-	if err != nil || len(grants) != 3 || grants[0].Kind != "device-type" || grants[0].ID == 0 {
+	if err != nil || len(grants) != 4 || grants[0].Kind != "device-type" || grants[0].ID == 0 {
 		t.Errorf("grants: %+v %v", grants, err)
 	}
 	must(st.RevokePermission(ctx, store.DefaultRealm, store.Grant{Kind: "device", Object: "board-01", Group: "g", Permission: store.PermView}))
