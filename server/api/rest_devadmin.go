@@ -36,6 +36,7 @@ func (s *Server) restDevAdmin(r chi.Router) {
 	r.Get("/availability/", s.typeAvailability)
 	r.Get("/fair-share/", s.listFairShare)
 	r.Post("/fair-share/", s.setFairShare)
+	s.restPeriodic(r)
 }
 
 // listFairShare is GET fair-share/: the weighted groups with their running
