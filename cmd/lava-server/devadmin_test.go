@@ -23,6 +23,7 @@ func TestDeviceWorkerAdminCommands(t *testing.T) {
 	good := write("good.jinja2", "{% extends 'dut-sim.jinja2' %}\n{% set dut_sim_dir = '/srv/b1' %}\n")
 	bad := write("bad.jinja2", "{% extends 'no-such-type.jinja2' %}\n")
 	conf := write("dispatcher.yaml", "dispatcher_ip: 10.1.1.1\n")
+	job := write("job.yaml", "device_type: dut-sim\njob_name: nightly\nvisibility: public\ntimeouts: {job: {minutes: 5}}\nactions:\n- boot: {method: minimal}\n")
 	steps := []struct {
 		args []string
 		code int
@@ -50,6 +51,16 @@ func TestDeviceWorkerAdminCommands(t *testing.T) {
 		{[]string{"fair-share", "set", "nogroup", "2"}, 1, "not found"},
 		{[]string{"fair-share", "set", "g", "x"}, 1, "not a number"},
 		{[]string{"fair-share", "list"}, 0, ""},
+		{[]string{"users", "add", "ci"}, 0, "added"},
+		{[]string{"periodic", "add", "nightly", "--cron", "0 3 * * *", "--timezone", "Europe/Paris", "--owner", "ci", "--definition", job}, 0, "next run"},
+		{[]string{"periodic", "add", "again", "--cron", "0 3 * *", "--owner", "ci", "--definition", job}, 1, "5 fields"},
+		{[]string{"periodic", "add", "bad", "--cron", "0 3 * * *", "--owner", "ci", "--definition", bad}, 1, "definition"},
+		{[]string{"periodic", "add", "nobody", "--cron", "0 3 * * *", "--owner", "zz", "--definition", job}, 1, "owner"},
+		{[]string{"periodic", "disable", "nightly"}, 0, ""},
+		{[]string{"periodic", "list"}, 0, "nightly\t0 3 * * * (Europe/Paris)\towner ci\tnext -"},
+		{[]string{"periodic", "enable", "nightly"}, 0, ""},
+		{[]string{"periodic", "delete", "nightly"}, 0, ""},
+		{[]string{"periodic", "delete", "nightly"}, 1, "not found"},
 	}
 	for _, s := range steps {
 		code, out, errOut := lavaServer(t, append(s.args, "--database-url", db)...)
