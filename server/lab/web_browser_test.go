@@ -236,12 +236,15 @@ func (s *session) submitAndFollow() int64 {
 func (s *session) results(jobID int64) {
 	s.visit(fmt.Sprintf("/results/%d", jobID))
 	cases := get(s.t, s.ctx, "read results", chromedp.Text(chromedp.ID("cases")))
-	for _, want := range []string{"pass-case", "fail-case", "speed", "42.5"} {
+	for _, want := range []string{"pass-case", "fail-case", "speed", "42.5 MB/s"} {
 		if !strings.Contains(cases, want) {
 			s.t.Fatalf("results lack %q:\n%s", want, cases)
 		}
 	}
-	s.visit("/results/chart?suite=1_steps&case=speed")
+	s.visit("/results/chart?suite=0_steps&case=speed")
+	if chart := get(s.t, s.ctx, "chart", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(chart, "42.5") {
+		s.t.Fatalf("the chart of speed lacks its measurement:\n%s", chart)
+	}
 }
 
 // maintenance puts a board into maintenance, through the confirmation step.

@@ -90,7 +90,9 @@ func writeLogLine(b *strings.Builder, n int64, raw []byte, depth *int) {
 		msg = msg[:maxShownMsg] + fmt.Sprintf(" … (%d bytes cut)", len(msg)-maxShownMsg)
 	}
 	id := strconv.FormatInt(n+1, 10) // lines are numbered from 1, as LAVA
-	isStart := lvl == logfmt.LevelInfo && startRE.MatchString(msg)
+	// LAVA logs top-level actions' start/end at info, nested ones at debug.
+	marker := lvl == logfmt.LevelInfo || lvl == logfmt.LevelDebug
+	isStart := marker && startRE.MatchString(msg)
 	// A section's first line is its <summary>, which is itself the control:
 	// no link inside it, and phrasing content only.
 	tag, num := "div", `<a class="n" href="#L`+id+`">`+id+`</a>`
@@ -104,7 +106,7 @@ func writeLogLine(b *strings.Builder, n int64, raw []byte, depth *int) {
 	case isStart:
 		*depth++
 		b.WriteString(`<details class="sec" open><summary>` + row + `</summary><div class="body">`)
-	case lvl == logfmt.LevelInfo && endRE.MatchString(msg) && *depth > 0:
+	case marker && endRE.MatchString(msg) && *depth > 0:
 		b.WriteString(row)
 		b.WriteString("</div></details>")
 		*depth--

@@ -63,6 +63,7 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"lower": strings.ToLower,
+	"num":   trimDecimal,
 	"add":   func(a, b int) int { return a + b },
 	"inc":   func(a int64) int64 { return a + 1 },
 	"i64":   func(a int) int64 { return int64(a) },
@@ -132,4 +133,17 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, what string,
 	default:
 		s.serverError(w, r, err)
 	}
+}
+
+// trimDecimal drops the trailing zeros the database's fixed scale adds
+// ("42.5000000000" is shown as 42.5).
+func trimDecimal(p *string) string {
+	if p == nil {
+		return ""
+	}
+	v := *p
+	if strings.Contains(v, ".") {
+		v = strings.TrimRight(strings.TrimRight(v, "0"), ".")
+	}
+	return v
 }

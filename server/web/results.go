@@ -94,7 +94,7 @@ func (s *Server) resultsChart(w http.ResponseWriter, r *http.Request) {
 	p.Searched = true
 	args := []any{s.cfg.RealmID, p.Suite, p.Case, p.DeviceType}
 	arg := func(v any) string { args = append(args, v); return "$" + itoa(len(args)) }
-	sql := `SELECT j.id, c.measurement::float8, c.measurement::text, c.result
+	sql := `SELECT j.id, c.measurement::float8, trim_scale(c.measurement)::text, c.result
 FROM test_cases c JOIN test_suites ts ON ts.id = c.suite_id JOIN jobs j ON j.id = ts.job_id
 LEFT JOIN device_types dt ON dt.id = j.requested_device_type_id
 LEFT JOIN devices d ON d.id = j.actual_device_id
