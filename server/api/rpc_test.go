@@ -120,6 +120,13 @@ func TestRPCSystemAndFaults(t *testing.T) {
 	if show["id"] != id || show["state"] != "Submitted" || show["submitter"] != "admin" || show["visibility"] != "Public" {
 		t.Fatalf("show: %v", show)
 	}
+	v, _ = a.rpc(t, "alice", a.aliceToken, "scheduler.jobs.queue", []any{"qemu"}, 0, 10)
+	if q, _ := v.([]any); len(q) != 1 || q[0].(map[string]any)["id"] != id || q[0].(map[string]any)["requested_device_type"] != "qemu" {
+		t.Fatalf("queue of qemu: %v", v)
+	}
+	if v, _ = a.rpc(t, "alice", a.aliceToken, "scheduler.jobs.queue", []any{"bbb"}); len(v.([]any)) != 0 {
+		t.Fatalf("queue of bbb: %v", v)
+	}
 	v, _ = a.rpc(t, "", "", "scheduler.jobs.logs", fmt.Sprint(id))
 	if logs, _ := v.([]any); len(logs) != 2 || logs[0] != false {
 		t.Fatalf("logs of a queued job: %#v", v)
