@@ -121,7 +121,8 @@ func parseAutoLogin(a jobdef.Action) (*autoLogin, error) {
 
 func (j *Job) hasTestAfter(index int) bool {
 	for _, a := range j.Def.Actions {
-		if a.Index > index && a.Kind == "test" {
+		// Interactive tests and monitors need no overlay on the DUT.
+		if _, defs := a.Params["definitions"]; a.Index > index && a.Kind == "test" && defs {
 			return true
 		}
 	}

@@ -35,7 +35,9 @@ func (j *Job) planOverlay() error {
 			continue
 		}
 		defs, _ := a.Params["definitions"].([]any)
-		if _, interactive := a.Params["interactive"]; len(defs) == 0 && !interactive {
+		_, interactive := a.Params["interactive"]
+		_, monitors := a.Params["monitors"]
+		if len(defs) == 0 && !interactive && !monitors {
 			return JobError("actions[%d].test: Missing test 'definitions'", a.Index)
 		}
 		st := overlay.Stage{Index: stage}
@@ -145,14 +147,20 @@ func (j *Job) buildOverlay(ctx context.Context) error {
 }
 
 func buildTest(j *Job, a jobdef.Action) (*Step, error) {
-	if _, ok := a.Params["definitions"]; !ok {
-		return nil, JobError("actions[%d].test: only test definitions are supported by this dispatcher (not interactive or monitors)", a.Index)
-	}
 	stage := 0
 	for _, b := range j.Def.Actions {
 		if b.Index < a.Index && b.Kind == "test" {
 			stage++
 		}
+	}
+	if _, ok := a.Params["definitions"]; !ok {
+		if _, ok := a.Params["interactive"]; ok {
+			return buildInteractive(j, a, stage)
+		}
+		if _, ok := a.Params["monitors"]; ok {
+			return buildMonitor(j, a)
+		}
+		return nil, JobError("actions[%d].test: definitions, interactive or monitors are required", a.Index)
 	}
 	shell := j.step(a, "lava-test-shell", "Executing lava-test-runner",
 		func(ctx context.Context, s *Step) error { return j.testShell(ctx, stage, a.Namespace) })
