@@ -42,6 +42,9 @@ type Config struct {
 	Backoff time.Duration
 	// Workers bounds notifications sent at once (4 when 0).
 	Workers int
+	// StaleAfter is how old a claim still "sending" must be to be sent
+	// again at start (its notifier died); 10 minutes when 0.
+	StaleAfter time.Duration
 	// Cursor names the outbox position kept in the database ("default").
 	Cursor string
 	// HTTPClient makes the callbacks; a client with CallbackTimeout when nil.
@@ -66,6 +69,9 @@ func (c *Config) defaults() {
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 10 * time.Minute
 	}
 	if c.Cursor == "" {
 		c.Cursor = "default"
@@ -128,6 +134,19 @@ func (s *Service) Run(ctx context.Context) error {
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Claims left "sending" by a notifier that died are sent again.
+	stale, err := s.st.ReleaseStaleNotifications(ctx, s.cfg.StaleAfter)
+	if err != nil {
+		s.logger.Warn("notify: release stale claims", slog.Any("error", err))
+	}
+	for _, n := range stale {
+		j, err := s.st.JobByID(ctx, n.JobID)
+		if err != nil {
+			continue
+		}
+		s.logger.Info("notify: retrying an unfinished notification", slog.Int64("job", n.JobID), slog.String("state", n.State))
+		wg.Go(func() { s.handle(ctx, jobEvent{Job: n.JobID, State: n.State, Health: j.Health}) })
+	}
 	for {
 		m, err := sub.Next(ctx)
 		if err != nil {

@@ -261,3 +261,38 @@ func TestParseSpec(t *testing.T) {
 		t.Fatal("broken YAML accepted")
 	}
 }
+
+// A claim left "sending" by a notifier that died is sent by the next one.
+func TestStaleClaimIsResent(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	ctx := context.Background()
+	alice, err := st.CreateUser(ctx, store.NewUser{Username: "alice", Password: "pw-alice-123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool().Exec(ctx, `WITH t AS (INSERT INTO device_types (realm_id, name) VALUES (1, 'qemu') RETURNING id)
+INSERT INTO devices (realm_id, hostname, device_type_id, health) SELECT 1, 'qemu-01', id, 'Good' FROM t`); err != nil {
+		t.Fatal(err)
+	}
+	id := submit(t, st, alice, jobDef("stale", "notify:\n  criteria: {status: finished}\n  recipients:\n  - to: {method: email, email: stale@example.org}\n"))
+	if err := st.CancelJob(ctx, store.DefaultRealm, id, alice); err != nil {
+		t.Fatal(err)
+	}
+	// The claim of a notifier that died an hour ago while sending.
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO job_notifications (job_id, state, target, updated_at)
+VALUES ($1, 'Finished', 'email:stale@example.org', now() - interval '1 hour')`, id); err != nil {
+		t.Fatal(err)
+	}
+	sink := startSMTPSink(t)
+	host, port := sink.addr()
+	run(t, st, notify.Config{SMTPHost: host, SMTPPort: port, Backoff: 10 * time.Millisecond, StaleAfter: time.Minute})
+	select {
+	case m := <-sink.msgs:
+		if m.To[0] != "stale@example.org" {
+			t.Fatalf("mail to %v", m.To)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("stale claim not sent again")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -103,4 +104,36 @@ func (s *Store) JobByID(ctx context.Context, id int64) (*Job, error) {
 		return nil, fmt.Errorf("get job %d: %w", id, err)
 	}
 	return j, nil
+}
+
+// StaleNotification is a notification claimed long ago and never finished
+// (its notifier died while sending).
+type StaleNotification struct {
+	JobID int64
+	State string
+}
+
+// ReleaseStaleNotifications deletes the claims still "sending" after
+// olderThan and returns their jobs and states, to be sent again.
+func (s *Store) ReleaseStaleNotifications(ctx context.Context, olderThan time.Duration) ([]StaleNotification, error) {
+	rows, err := s.pool.Query(ctx, `DELETE FROM job_notifications
+WHERE status = 'sending' AND updated_at < now() - make_interval(secs => $1)
+RETURNING job_id, state`, olderThan.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("release stale notifications: %w", err)
+	}
+	defer rows.Close()
+	seen := map[StaleNotification]bool{}
+	var out []StaleNotification
+	for rows.Next() {
+		var n StaleNotification
+		if err := rows.Scan(&n.JobID, &n.State); err != nil {
+			return nil, err
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, rows.Err()
 }
