@@ -291,16 +291,7 @@ func (j *Job) loadEnvDUT(path string) error {
 		}
 		return InfraError("read %s: %v", path, err)
 	}
-	var conf struct {
-		Overrides map[string]any `yaml:"overrides"`
-	}
-	if err := yaml.Unmarshal(data, &conf); err != nil {
-		return ConfigError("%s: %v", path, err)
-	}
-	for k, v := range conf.Overrides {
-		j.Overlay.Environment[k] = stringOf(v)
-	}
-	return nil
+	return j.applyEnvDUT(data, path)
 }
 
 func writeResult(dir string, res map[string]any) error {

@@ -23,6 +23,12 @@ func (j *Job) planOverlay() error {
 		JobID:       j.ID,
 		Environment: map[string]string{"LAVA_JOB_ID": j.ID},
 	}
+	if len(j.Def.Secrets) > 0 {
+		j.Overlay.Secrets = map[string]string{}
+		for k, v := range j.Def.Secrets {
+			j.Overlay.Secrets[k] = stringOf(v)
+		}
+	}
 	if sh := stringOf(j.constant("posix", "lava_test_sh_cmd")); sh != "" {
 		j.Overlay.Environment["SHELL"] = sh // the shell lava-test-shell runs run.sh with
 	}

@@ -53,6 +53,9 @@ type Config struct {
 	Stages     []Stage
 	// Environment is written to ResultsDir/environment as exports.
 	Environment map[string]string
+	// Secrets are written to ResultsDir/secrets as KEY=VALUE lines (mode
+	// 0600), as LAVA does with the job's secrets and the env-dut variables.
+	Secrets map[string]string
 	// ModTime stamps the archive entries; zero means the Unix epoch so the
 	// archive bytes only depend on the config.
 	ModTime time.Time
@@ -80,6 +83,9 @@ func Build(cfg Config) ([]byte, error) {
 		return nil, err
 	}
 	w.file(path.Join(root, "environment"), 0o644, exports(cfg.Environment))
+	if len(cfg.Secrets) > 0 {
+		w.file(path.Join(root, "secrets"), 0o600, assignments(cfg.Secrets))
+	}
 	for _, st := range cfg.Stages {
 		if err := w.stage(cfg, root, st); err != nil {
 			return nil, err
@@ -258,6 +264,23 @@ func exports(m map[string]string) string {
 	var b strings.Builder
 	for _, k := range keys {
 		b.WriteString("export " + k + "=" + Quote(m[k]) + "\n")
+	}
+	return b.String()
+}
+
+// assignments renders m as KEY=VALUE lines in key order (values quoted so
+// that the file can be sourced by a shell).
+func assignments(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if validName(k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + Quote(m[k]) + "\n")
 	}
 	return b.String()
 }
