@@ -33,11 +33,11 @@ const gitTimeout = 10 * time.Minute
 
 func gitSourceOf(m map[string]any, where string) (*defSource, error) {
 	s := &defSource{
-		from: "git", repository: stringOf(m["repository"]), revision: stringOf(m["revision"]),
+		from: stringOf(m["from"]), repository: stringOf(m["repository"]), revision: stringOf(m["revision"]),
 		branch: stringOf(m["branch"]), path: stringOf(m["path"]), shallow: true, where: where, params: m,
 	}
 	if s.repository == "" {
-		return nil, JobError("%s.repository: the git repository url is required", where)
+		return nil, JobError("%s.repository: the repository url is required", where)
 	}
 	if s.path == "" {
 		return nil, JobError("%s.path: the path of the test definition in the repository is required", where)
@@ -61,11 +61,15 @@ func (j *Job) fetchDefinitions(ctx context.Context) error {
 		defs := j.Overlay.Stages[si].Definitions
 		for di := range defs {
 			src := j.sources[defs[di].RunID()]
-			if src == nil || src.from != "git" || defs[di].SourceDir != "" {
+			if src == nil || src.from == "inline" || defs[di].SourceDir != "" {
 				continue
 			}
 			dir := filepath.Join(j.OutDir, "tests", defs[di].RunID())
-			if err := j.cloneDefinition(ctx, src, dir); err != nil {
+			fetch := j.cloneDefinition
+			if src.from == "url" {
+				fetch = j.untarDefinition
+			}
+			if err := fetch(ctx, src, dir); err != nil {
 				return err
 			}
 			if err := j.readDefinition(&defs[di], src, dir); err != nil {

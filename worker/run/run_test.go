@@ -274,7 +274,7 @@ func TestRunFailures(t *testing.T) {
 			func(job string) string {
 				return strings.Replace(job, "    method: minimal\n", "    method: minimal\n    failure_message: waiting for root\n", 1)
 			}},
-		{"interactive", "ok", 120, 60, "", TypeJob, "only test definitions are supported", "",
+		{"interactive", "ok", 120, 60, "", TypeJob, "interactive: a list of scripts is required", "",
 			func(job string) string {
 				return job[:strings.Index(job, "    definitions:")] + "    interactive: []\n"
 			}},

@@ -81,7 +81,7 @@ func (j *Job) inlineDefinition(a jobdef.Action, i int, d any, index int) (overla
 		}
 		j.sources[def.RunID()] = &defSource{from: "inline", repository: "inline", path: stringOf(m["path"])}
 		return def, j.fillDefinition(&def, repo, m, where)
-	case "git":
+	case "git", "url":
 		src, err := gitSourceOf(m, where)
 		if err != nil {
 			return def, err
@@ -89,7 +89,7 @@ func (j *Job) inlineDefinition(a jobdef.Action, i int, d any, index int) (overla
 		j.sources[def.RunID()] = src
 		return def, nil
 	default:
-		return def, JobError("%s: test definitions from %q are not supported by this dispatcher (use inline or git)", where, from)
+		return def, JobError("%s: test definitions from %q are not supported by this dispatcher (use inline, git or url)", where, from)
 	}
 }
 
