@@ -127,3 +127,34 @@ SELECT suite_id, id FROM c`, id).Scan(&sid, &tid)
 		t.Errorf("missing suite: %d", code)
 	}
 }
+
+func TestRESTJobTimeFilters(t *testing.T) {
+	t.Parallel()
+	a := setupAdminAPI(t, Config{}, true)
+	old := a.insertJob(t, "", "Finished", "t1", "")
+	recent := a.insertJob(t, "", "Finished", "t2", "")
+	if _, err := a.st.Pool().Exec(context.Background(), `UPDATE jobs SET submit_time = '2020-01-01T00:00:00Z',
+    end_time = '2020-01-02T00:00:00Z' WHERE id = $1`, old); err != nil {
+		t.Fatal(err)
+	}
+	for query, want := range map[string][]int64{
+		"submit_time__gt=2021-01-01":                                  {recent},
+		"submit_time__lt=2021-01-01T00:00:00Z":                        {old},
+		"end_time__gte=2020-01-02%2000:00:00&end_time__lt=2020-01-03": {old},
+		"submit_time__gte=2019-12-31&ordering=submit_time":            {old, recent},
+	} {
+		code, body := a.do(t, "GET", "/api/v0.2/jobs/?"+query, nil)
+		var got []int64
+		for _, part := range strings.Split(compact(body), `{"id":`)[1:] {
+			var id int64
+			fmt.Sscan(strings.SplitN(part, ",", 2)[0], &id)
+			got = append(got, id)
+		}
+		if code != 200 || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("?%s: %d %v, want %v", query, code, got, want)
+		}
+	}
+	if code, body := a.do(t, "GET", "/api/v0.2/jobs/?end_time__gt=yesterday", nil); code != 400 || !strings.Contains(body, "enter a valid date/time") {
+		t.Errorf("bad time: %d %s", code, body)
+	}
+}

@@ -200,6 +200,9 @@ func jobFilter(q url.Values) (store.JobFilter, error) {
 		b := v == "true" || v == "True" || v == "1"
 		f.HealthCheck = &b
 	}
+	if f.Times, err = timeFilters(q); err != nil {
+		return f, err
+	}
 	f.Ordering = q.Get("ordering")
 	if f.Ordering == "" {
 		f.Ordering = "id"

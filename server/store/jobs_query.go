@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -87,6 +88,8 @@ type JobFilter struct {
 	TargetGroup  string
 	IDGt, IDLt   int64
 	IDs          []int64
+	// Times compares submit_time, start_time or end_time with a moment.
+	Times []TimeFilter
 	// Ordering is one of id, submit_time, start_time, end_time, with an
 	// optional "-" for descending; "" is -id (newest first).
 	Ordering string
@@ -174,7 +177,30 @@ func jobConditions(f JobFilter, arg func(any) string) []string {
 	if f.IDs != nil {
 		add("j.id = ANY(?)", f.IDs)
 	}
+	for _, t := range f.Times {
+		col, okCol := jobOrderings[t.Field]
+		op, okOp := timeOps[t.Op]
+		if okCol && okOp && t.Field != "id" {
+			add(col+" "+op+" ?", t.At)
+		}
+	}
 	return where
+}
+
+// TimeFilter is one Django-style time lookup: submit_time__gt=T is
+// {Field: "submit_time", Op: "gt", At: T}. Unknown fields or ops are ignored
+// (callers validate with ValidTimeFilter).
+type TimeFilter struct {
+	Field, Op string
+	At        time.Time
+}
+
+var timeOps = map[string]string{"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+// ValidTimeFilter reports whether field__op is a time lookup jobs support.
+func ValidTimeFilter(field, op string) bool {
+	_, okOp := timeOps[op]
+	return okOp && (field == "submit_time" || field == "start_time" || field == "end_time")
 }
 
 func jobOrder(o string) (string, error) {
