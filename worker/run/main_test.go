@@ -24,6 +24,9 @@ func dutsimClient(mode string, args []string) int {
 	case mode == "console" && len(args) == 1:
 		err = dutsim.Console(ctx, args[0], os.Stdin, os.Stdout)
 	case mode == "power" && len(args) == 2:
+		if args[1] == "on" {
+			waitConsole(ctx, args[0])
+		}
 		_, err = dutsim.Power(ctx, args[0], args[1])
 	default:
 		err = fmt.Errorf("bad dutsim client call %s %v", mode, args)
@@ -33,6 +36,26 @@ func dutsimClient(mode string, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// waitConsole gives the console client lava-run started just before a
+// power-on up to 5 s to attach: under load the board would otherwise print
+// its first lines to nobody (a serial line does the same, but tests of
+// prompts must not depend on the scheduler).
+func waitConsole(ctx context.Context, dir string) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		if st, err := dutsim.GetStatus(ctx, dir); err == nil && st.ConsoleConnected {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return
+		}
+	}
 }
 
 // boardEnv switches the test binary into a fake board console: the device's
