@@ -2,6 +2,9 @@ package lab_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -108,6 +111,77 @@ func TestLavacli(t *testing.T) {
 	t.Run("tags", func(t *testing.T) { lavacliTags(t, cli.with(t)) })
 	t.Run("aliases", func(t *testing.T) { lavacliAliases(t, cli.with(t)) })
 	t.Run("jobs", func(t *testing.T) { lavacliJobs(t, cli.with(t)) })
+	t.Run("bad-input", func(t *testing.T) { rpcBadInput(t, l, cli.with(t)) })
+}
+
+// rpcBadInput sends hostile documents to the real server's /RPC2: each gets
+// a fault or a 4xx, the process's memory stays bounded and it keeps serving.
+func rpcBadInput(t *testing.T, l *lab, cli *lavacli) {
+	post := func(body io.Reader) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, l.base+"/RPC2", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("POST /RPC2: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return resp.StatusCode, string(b)
+	}
+	rssBefore := rssKB(t, l.proc.cmd.Process.Pid)
+	deep := strings.Repeat("<value><array><data>", 10000) + strings.Repeat("</data></array></value>", 10000)
+	for name, doc := range map[string]string{
+		"entity expansion": `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">` +
+			`<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>` +
+			`<methodCall><methodName>&d;</methodName></methodCall>`,
+		"external entity": `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` +
+			`<methodCall><methodName>system.version</methodName><params><param><value>&e;</value></param></params></methodCall>`,
+		"10000-deep nesting": `<methodCall><methodName>system.version</methodName><params><param>` + deep + `</param></params></methodCall>`,
+		"invalid utf-8":      "<methodCall><methodName>system.ÿþ</methodName></methodCall>",
+		"wrong signature":    `<methodCall><methodName>scheduler.jobs.show</methodName><params></params></methodCall>`,
+	} {
+		code, body := post(strings.NewReader(doc))
+		if code != 200 || !strings.Contains(body, "<fault>") || strings.Contains(body, "root:") {
+			t.Errorf("%s: want a fault, got %d %.300s", name, code, body)
+		}
+	}
+	big := io.MultiReader(strings.NewReader("<methodCall><methodName>system.version</methodName><params><param><value><string>"),
+		io.LimitReader(zeros{}, 100<<20))
+	if code, _ := post(big); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("100 MB body: want 413, got %d", code)
+	}
+	if grew := rssKB(t, l.proc.cmd.Process.Pid) - rssBefore; grew > 100<<10 {
+		t.Errorf("lava-lab grew by %d MB on bad input", grew>>10)
+	}
+	contains(t, "system version after bad input", cli.ok("system", "version"), "2023.01")
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
+}
+
+// rssKB reads the resident set of pid from /proc.
+func rssKB(t *testing.T, pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			var kb int
+			fmt.Sscanf(strings.TrimPrefix(line, "VmRSS:"), "%d", &kb)
+			return kb
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
 }
 
 func lavacliSystem(t *testing.T, cli *lavacli) {
