@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,6 +36,11 @@ func TestDownload(t *testing.T) {
 	gzMD5 := md5.Sum(gz.Bytes())
 	local := filepath.Join(t.TempDir(), "kernel")
 	os.WriteFile(local, []byte("kernel"), 0o644)
+	for _, c := range [][]string{{"xz", "-k", local}, {"zstd", "-q", "-k", local}} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", c[0], err, out)
+		}
+	}
 
 	tests := []struct {
 		name     string
@@ -51,7 +57,10 @@ func TestDownload(t *testing.T) {
 		{"missing file", artifact{Key: "kernel", URL: "file:///nonexistent/zImage"}, "", "kernel: unable to open", TypeJob},
 		{"scheme", artifact{Key: "kernel", URL: "ftp://x/zImage"}, "", "unsupported url scheme", TypeJob},
 		{"server down", artifact{Key: "kernel", URL: "http://127.0.0.1:1/zImage"}, "", "kernel: unable to fetch", TypeInfrastructure},
-		{"compression", artifact{Key: "kernel", URL: "file://" + local, Compression: "zstd"}, "", "not supported", TypeJob},
+		{"compression", artifact{Key: "kernel", URL: "file://" + local, Compression: "lzma"}, "", "not supported", TypeJob},
+		{"xz", artifact{Key: "kernel", URL: "file://" + local + ".xz", Compression: "xz"}, "kernel", "", ""},
+		{"zstd", artifact{Key: "kernel", URL: "file://" + local + ".zst", Compression: "zstd"}, "kernel", "", ""},
+		{"corrupt xz", artifact{Key: "kernel", URL: "file://" + local, Compression: "xz"}, "", "xz decompression failed", TypeJob},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +79,11 @@ func TestDownload(t *testing.T) {
 			}
 			if filepath.Base(p) != tt.wantFile {
 				t.Errorf("path = %s", p)
+			}
+			if tt.name == "xz" || tt.name == "zstd" {
+				if got, _ := os.ReadFile(p); string(got) != "kernel" {
+					t.Errorf("%s content %q", tt.name, got)
+				}
 			}
 			if tt.name == "http sha256" {
 				got, _ := os.ReadFile(p)
