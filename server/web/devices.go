@@ -161,9 +161,10 @@ func (s *Server) deviceTypeList(w http.ResponseWriter, r *http.Request) {
 }
 
 type deviceTypePage struct {
-	Type    *store.DeviceTypeInfo
-	Devices []store.Device
-	Jobs    []jobRow
+	Type         *store.DeviceTypeInfo
+	Devices      []store.Device
+	Jobs         []jobRow
+	HealthChecks []jobRow
 }
 
 func (s *Server) deviceTypePage(w http.ResponseWriter, r *http.Request) {
@@ -185,6 +186,10 @@ func (s *Server) deviceTypePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.Jobs, err = s.jobsWhere(r, "j.requested_device_type_id = ?", dt.ID, 20); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if p.HealthChecks, err = s.jobsWhere(r, "j.health_check AND j.requested_device_type_id = ?", dt.ID, 10); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
