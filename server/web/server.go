@@ -28,6 +28,9 @@ type Config struct {
 	JobsPerPage int
 	// QueryTimeout bounds every page's database work (default 10 s).
 	QueryTimeout time.Duration
+	// SecureCookies marks cookies Secure even on plain HTTP requests, for
+	// a server behind a TLS-terminating proxy.
+	SecureCookies bool
 }
 
 func (c *Config) defaults() {

@@ -81,7 +81,7 @@ func (s *Server) session(next http.Handler) http.Handler {
 			} else {
 				se.csrf = randomToken()
 				http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: se.csrf, Path: "/", HttpOnly: true,
-					SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+					SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || s.cfg.SecureCookies})
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessKey, se)))
@@ -174,7 +174,7 @@ VALUES ($1, $2, $3, now() + $4::interval)`, hashID(id), u.ID, csrf, fmt.Sprintf(
 	// Expired sessions go at each login: cheap with the index, no janitor.
 	_, _ = s.st.Pool().Exec(r.Context(), `DELETE FROM web_sessions WHERE expires_at < now()`)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, Expires: time.Now().Add(s.cfg.SessionTTL)})
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || s.cfg.SecureCookies, Expires: time.Now().Add(s.cfg.SessionTTL)})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
