@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"golava/pkg/jobdef"
+	"golava/worker/run/overlay"
 )
 
 // artifact is one file a deploy action downloads.
@@ -106,6 +107,10 @@ func buildDeploy(j *Job, a jobdef.Action) (*Step, error) {
 	}
 	children = append(children, j.step(a, "lava-overlay", "add lava scripts during deployment for test shell use",
 		func(ctx context.Context, s *Step) error { return j.buildOverlay(ctx) }))
+	if key := ramdiskKey(arts); key != "" && a.Method == "tmpfs" && j.hasTestAfter(a.Index) {
+		children = append(children, j.step(a, "compress-ramdisk", "add the test overlay to the ramdisk",
+			func(ctx context.Context, s *Step) error { return j.overlayRamdisk(s, key) }))
+	}
 	name, desc := "deployimages", "deploy images using guestfs"
 	if a.Method == "overlay" {
 		name, desc = "overlay", "add overlay"
@@ -295,4 +300,38 @@ func (p *progress) Write(b []byte) (int, error) {
 		p.next = p.done + 10<<20
 	}
 	return len(b), nil
+}
+
+// ramdiskKey is the artifact that is the DUT's initramfs, if any.
+func ramdiskKey(arts []artifact) string {
+	for _, a := range arts {
+		if a.Key == "ramdisk" || a.Key == "initrd" {
+			return a.Key
+		}
+	}
+	return ""
+}
+
+// overlayRamdisk appends the test overlay to the downloaded initramfs, so
+// that it is on the DUT at boot and needs no transfer over the console. A
+// ramdisk that is not a cpio archive is left alone (the overlay then goes
+// over the console).
+func (j *Job) overlayRamdisk(s *Step, key string) error {
+	p := j.Downloads[key]
+	if !overlay.IsInitramfs(p) {
+		j.Log.Infof("%s is not a cpio initramfs: the overlay will be transferred over the console", filepath.Base(p))
+		s.Extra = map[string]any{"applied": false}
+		return nil
+	}
+	cpio, err := overlay.CPIO(j.OverlayData)
+	if err != nil {
+		return Bug("%v", err)
+	}
+	if err := overlay.AppendToInitramfs(p, cpio); err != nil {
+		return InfraError("add the overlay to %s: %v", p, err)
+	}
+	j.OverlayOnDevice = true
+	j.Log.Infof("Test overlay (%d bytes) appended to the ramdisk %s", len(cpio), filepath.Base(p))
+	s.Extra = map[string]any{"applied": true}
+	return nil
 }

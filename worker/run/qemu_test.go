@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,9 @@ func TestRunQemu(t *testing.T) {
 	}
 	if m := got["lava/0_git-smoke"]; m == nil || m["repository"] != fx.RepoURL || m["commit_id"] != fx.Commit {
 		t.Errorf("git definition result: %v", m)
+	}
+	if m := got["lava/compress-ramdisk"]; m == nil || fmt.Sprint(m["extra"]) != "map[applied:true]" {
+		t.Errorf("the overlay was not added to the initramfs: %v", m)
 	}
 	if !strings.Contains(dump(recs), "-accel tcg") {
 		t.Error("the boot command does not use TCG")
