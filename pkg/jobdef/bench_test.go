@@ -4,34 +4,48 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestLargeDocumentsStayLinear parses documents of megabytes
 // shaped to hurt: one huge mapping, one long list, many actions.
+// TestLargeDocumentsStayLinear checks that the parser's work grows linearly
+// with the document: doubling a document must not much more than double the
+// allocations (quadratic behaviour would quadruple them). Counting
+// allocations, not time, keeps the check exact on a loaded machine.
 func TestLargeDocumentsStayLinear(t *testing.T) {
-	t.Parallel()
-	var wide, long, actions strings.Builder
-	wide.WriteString(minimalJob + "metadata:\n")
-	for i := 0; wide.Len() < MaxDefinitionBytes/2; i++ {
-		fmt.Fprintf(&wide, "  k%d: v\n", i)
+	shapes := map[string]func(n int) string{
+		"wide": func(n int) string {
+			var b strings.Builder
+			b.WriteString(minimalJob + "metadata:\n")
+			for i := range n {
+				fmt.Fprintf(&b, "  k%d: v\n", i)
+			}
+			return b.String()
+		},
+		"long": func(n int) string {
+			return minimalJob + "tags:\n" + strings.Repeat("- t\n", n)
+		},
+		"actions": func(n int) string {
+			return minimalJob + strings.Repeat("- boot: {method: minimal, timeout: {minutes: 1}}\n", n)
+		},
 	}
-	long.WriteString(minimalJob + "tags:\n")
-	for long.Len() < MaxDefinitionBytes/4 {
-		long.WriteString("- t\n")
-	}
-	actions.WriteString(minimalJob)
-	for actions.Len() < MaxDefinitionBytes/8 {
-		actions.WriteString("- boot: {method: minimal, timeout: {minutes: 1}}\n")
-	}
-	for name, doc := range map[string]string{"wide": wide.String(), "long": long.String(), "actions": actions.String()} {
-		start := time.Now()
-		if _, err := Parse([]byte(doc)); err != nil {
-			t.Errorf("%s: %v", name, err)
+	for name, build := range shapes {
+		small, large := build(2000), build(8000)
+		if len(large) > MaxDefinitionBytes {
+			t.Fatalf("%s: test document too large", name)
 		}
-		// Generous for a loaded 2-core machine; quadratic behaviour takes minutes.
-		if d := time.Since(start); d > 20*time.Second {
-			t.Errorf("%s: %v", name, d)
+		allocs := func(doc string) float64 {
+			return testing.AllocsPerRun(2, func() {
+				if _, err := Parse([]byte(doc)); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			})
+		}
+		a, b := allocs(small), allocs(large)
+		t.Logf("%s: %.0f -> %.0f allocations", name, a, b)
+		// 4x the input: linear gives ~4x the allocations, quadratic ~16x.
+		if ratio := b / a; ratio > 6 {
+			t.Errorf("%s: 4x the document took %.1fx the allocations (%.0f -> %.0f)", name, ratio, a, b)
 		}
 	}
 }
