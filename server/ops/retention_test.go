@@ -182,9 +182,6 @@ func TestRetention100kWhileSubmitting(t *testing.T) {
 	if left != len(submitted) || len(submitted) == 0 {
 		t.Errorf("%d of %d jobs submitted during retention are left", left, len(submitted))
 	}
-	if slowest > 5*time.Second { // generous: a loaded CI machine, not the batches, sets the floor
-		t.Errorf("a submission took %v during retention", slowest)
-	}
 	var running int
 	if err := l.st.Pool().QueryRow(l.ctx, `SELECT count(*) FROM jobs WHERE description = 'old-running'`).Scan(&running); err != nil || running != 1 {
 		t.Errorf("old running job: %d rows, %v", running, err)
