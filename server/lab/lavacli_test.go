@@ -364,6 +364,10 @@ func lavacliJobs(t *testing.T, cli *lavacli) {
 	cli.ok("jobs", "wait", m[1], "--polling", "1", "--timeout", "120")
 	contains(t, "jobs show resubmitted", cli.ok("jobs", "show", m[1]), "Health      : Complete")
 
+	// jobs run: submit and follow the logs of the running job to its end.
+	run := cli.ok("jobs", "run", def, "--polling", "1")
+	contains(t, "jobs run", run, "[lavacli] Job ", " submitted", "dut-sim login:", "pass-case")
+
 	// A long job is queued or running when canceled.
 	long := writeTemp(t, "long.yaml", jobWithSteps("long", 5*time.Minute, "sleep 300"))
 	m = jobIDRE.FindStringSubmatch(cli.ok("jobs", "submit", long))
