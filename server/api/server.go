@@ -37,7 +37,8 @@ type Config struct {
 
 // Server is the HTTP API. Handlers live in files by area: rest_jobs.go and
 // worker_jobs.go (jobs, logs, results), rest_admin.go, auth.go and
-// worker_workers.go (users, tokens, workers, devices, device types).
+// worker_workers.go (users, tokens, workers, devices, device types), rpc*.go
+// (XML-RPC), perms.go (who sees what).
 type Server struct {
 	store  *store.Store
 	logger *slog.Logger
