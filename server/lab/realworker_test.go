@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -76,9 +77,17 @@ actions:
           description: one passing and one failing case
         run:
           steps:
-          - lava-test-case pass-case --shell true
-          - lava-test-case fail-case --shell false
 `
+
+// realJobWith is realJob running the given test steps.
+func realJobWith(steps ...string) string {
+	var b strings.Builder
+	b.WriteString(realJob)
+	for _, s := range steps {
+		fmt.Fprintf(&b, "          - %q\n", s)
+	}
+	return b.String()
+}
 
 var workerLineRE = regexp.MustCompile(`worker (\S+): start it with --name \S+ --token-file (\S+) --url (\S+)`)
 
@@ -117,7 +126,7 @@ func TestRealLavaWorker(t *testing.T) {
 		worker, "--name", w[1], "--token-file", w[2], "--url", strings.TrimSuffix(w[3], "/"),
 		"--worker-dir", filepath.Join(dir, "real-worker"), "--ping-interval", "1", "--job-log-interval", "1", "--level", "DEBUG", "--log-file", "-")
 
-	id := c.submit(realJob)
+	id := c.submit(realJobWith("lava-test-case pass-case --shell true", "lava-test-case fail-case --shell false"))
 	j := c.waitFinished(id, 3*time.Minute)
 	if j.Health != "Complete" {
 		t.Fatalf("job %d health = %s, want Complete (failure: %v)\n%s\n---- lava-worker ----\n%s", id, j.Health, deref(j.FailureComment), c.logs(id), lw.output())
@@ -131,6 +140,23 @@ func TestRealLavaWorker(t *testing.T) {
 		t.Fatalf("log of job %d lacks LAVA's lava-run output:\n%s", id, log)
 	}
 	checkLogYAML(t, log)
+
+	// Cancel through the real worker: it stops lava-run, which powers the
+	// board off in its finalize, and reports the job Canceled.
+	long := c.submit(realJobWith("echo sleeping-now", "sleep 300"))
+	waitFor(t, 2*time.Minute, "the long job to sleep", func() bool {
+		return strings.Contains(c.logsSoFar(long), "sleeping-now")
+	})
+	if code, b := c.do("POST", fmt.Sprintf("/api/v0.2/jobs/%d/cancel/", long), "", nil); code != 200 {
+		t.Fatalf("cancel: %d %s", code, b)
+	}
+	if j := c.waitFinished(long, 2*time.Minute); j.Health != "Canceled" {
+		t.Fatalf("canceled job %d: %s (%s)\n---- lava-worker ----\n%s", long, j.Health, deref(j.FailureComment), lw.output())
+	}
+	power := readFile(t, filepath.Join(dir, "boards", "dut-sim-01", "power.log"))
+	if lines := strings.Split(power, "\n"); !strings.HasSuffix(lines[len(lines)-1], " off") {
+		t.Errorf("board not powered off after the cancel; power log:\n%s", power)
+	}
 }
 
 // startPython runs a LAVA Python program with Debian's interpreter, in its
