@@ -126,6 +126,10 @@ func TestRealLavaWorker(t *testing.T) {
 		worker, "--name", w[1], "--token-file", w[2], "--url", strings.TrimSuffix(w[3], "/"),
 		"--worker-dir", filepath.Join(dir, "real-worker"), "--ping-interval", "1", "--job-log-interval", "1", "--level", "DEBUG", "--log-file", "-")
 
+	// LAVA's lava-run runs in a process group of its own: a failed test
+	// must not leave it behind (registered after lw, so it runs first).
+	t.Cleanup(func() { killUnder(filepath.Join(dir, "real-worker")) })
+
 	id := c.submit(realJobWith("lava-test-case pass-case --shell true", "lava-test-case fail-case --shell false"))
 	j := c.waitFinished(id, 3*time.Minute)
 	if j.Health != "Complete" {
@@ -198,4 +202,25 @@ func startPython(t testing.TB, name string, env []string, args ...string) *proc 
 		}
 	})
 	return p
+}
+
+// killUnder sends SIGKILL to the process group of every process whose
+// command line mentions folder (the lava-run processes of one worker dir).
+func killUnder(folder string) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(b), folder+"/") {
+			continue
+		}
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		} else {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
