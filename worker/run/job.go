@@ -92,6 +92,7 @@ func (j *Job) buildPipeline() ([]*Step, error) {
 			return nil, err
 		}
 		setBlock(s, skipTimeout(a), a.Namespace)
+		s.Attempts, s.RetryInterval = retryOf(a)
 		steps = append(steps, s)
 	}
 	number(steps, "")
@@ -195,4 +196,15 @@ func buildCommand(j *Job, a jobdef.Action) (*Step, error) {
 		func(ctx context.Context, s *Step) error {
 			return runHostCommand(ctx, j.Log, cmd)
 		}), nil
+}
+
+// retryOf reads an action's failure_retry and failure_retry_interval
+// (seconds, default 1).
+func retryOf(a jobdef.Action) (int, time.Duration) {
+	n, _ := a.Params["failure_retry"].(int)
+	interval := time.Second
+	if v, ok := a.Params["failure_retry_interval"].(int); ok && v >= 0 {
+		interval = time.Duration(v) * time.Second
+	}
+	return n, interval
 }

@@ -28,6 +28,11 @@ type Step struct {
 	Extra map[string]any
 	// Namespace of the job action ("common" when the job has none).
 	Namespace string
+	// Attempts is the action's failure_retry: a top-level step that fails
+	// with an InfrastructureError, JobError or TestError runs again, with a
+	// fresh timeout, up to this many times in all (LAVA's RetryAction).
+	Attempts      int
+	RetryInterval time.Duration
 }
 
 func (s *Step) ns() string {
@@ -120,7 +125,28 @@ func (r *runner) runSteps(ctx context.Context, steps []*Step, top bool) error {
 	return nil
 }
 
-func (r *runner) runStep(parent context.Context, s *Step, top bool) (err error) {
+func (r *runner) runStep(parent context.Context, s *Step, top bool) error {
+	attempts := max(1, s.Attempts)
+	for i := 1; ; i++ {
+		err := r.runStepOnce(parent, s, top)
+		if err == nil || i >= attempts || parent.Err() != nil || !retryable(err) {
+			return err
+		}
+		r.log.Errorf("%s failed: %d of %d attempts. '%v'", s.Name, i, attempts, err)
+		if !sleepCtx(parent, s.RetryInterval) {
+			return err
+		}
+		r.log.Warningf("Retrying: %s %s (timeout %s)", s.Level, s.Name, clock(s.Timeout))
+	}
+}
+
+// retryable: LAVA retries these errors, never a bug or a cancel.
+func retryable(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && (e.Type == TypeInfrastructure || e.Type == TypeJob || e.Type == TypeTest)
+}
+
+func (r *runner) runStepOnce(parent context.Context, s *Step, top bool) (err error) {
 	start := r.now()
 	ctx, cancel, remaining := r.stepContext(parent, s, start)
 	defer cancel()

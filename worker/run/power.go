@@ -9,17 +9,13 @@ import (
 // buildReset is LAVA's reset-device: power-off then power-on when the
 // device has a power_on command, else pdu-reboot (hard_reset). Each power
 // step has its own timeout (timeouts.actions.power-on...) and, as LAVA's
-// power actions, a timeout or a failing command is an InfrastructureError.
-// A failing command is tried again up to the boot action's failure_retry.
+// power actions, a timeout or a failing command is an InfrastructureError;
+// the boot action's failure_retry runs the whole boot again.
 func (j *Job) buildReset(a jobdef.Action) *Step {
 	cmds := j.Device.Commands
-	attempts := 1
-	if n, ok := a.Params["failure_retry"].(int); ok && n > 1 {
-		attempts = n
-	}
 	power := func(name, desc string, commands []string) *Step {
 		s := j.step(a, name, desc, func(ctx context.Context, s *Step) error {
-			return j.powerCommands(ctx, s.Name, commands, attempts)
+			return runHostCommands(ctx, j.Log, commands)
 		})
 		s.TimeoutType = TypeInfrastructure
 		return s
@@ -39,22 +35,4 @@ func (j *Job) buildReset(a jobdef.Action) *Step {
 		})
 	}
 	return j.step(a, "reset-device", "reboot or power-cycle the device", nil, children...)
-}
-
-// powerCommands runs the commands, the whole list again after a failure,
-// at most attempts times; the step's timeout bounds all the attempts.
-func (j *Job) powerCommands(ctx context.Context, name string, commands []string, attempts int) error {
-	var err error
-	for i := 1; i <= attempts; i++ {
-		if err = runHostCommands(ctx, j.Log, commands); err == nil || ctx.Err() != nil {
-			return err
-		}
-		if i < attempts {
-			j.Log.Errorf("%s failed: %d of %d attempts. '%v'", name, i, attempts, err)
-		}
-	}
-	if attempts > 1 {
-		return InfraError("%s failed after %d attempts: %v", name, attempts, err)
-	}
-	return err
 }
