@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golava/server/store"
 )
@@ -162,6 +163,25 @@ func TestRESTAvailability(t *testing.T) {
 	}
 	if code, _ := a.do(t, "GET", "/api/v0.2/devicetypes/nope/availability/", nil); code != 404 {
 		t.Errorf("unknown type: %d", code)
+	}
+	// A submission answers when the job should start: qemu-01 is idle and
+	// two jobs are queued ahead: the first takes it now, the second after
+	// one mean duration (the default: no job finished yet), this one after two.
+	code, body = a.do(t, "POST", "/api/v0.2/jobs/", url.Values{"definition": {periodicJob}}, "Authorization", "Token "+a.adminToken)
+	var sub struct {
+		EstimatedStart *time.Time `json:"estimated_start"`
+	}
+	if code != 201 || json.Unmarshal([]byte(body), &sub) != nil || sub.EstimatedStart == nil {
+		t.Fatalf("submit: %d %s", code, body)
+	}
+	if d := time.Until(*sub.EstimatedStart); d < 2*store.DefaultJobDuration-time.Minute || d > 2*store.DefaultJobDuration+time.Minute {
+		t.Errorf("estimated start in %v, want about %v", d, 2*store.DefaultJobDuration)
+	}
+	// bbb has no usable device: no estimate.
+	bbbJob := strings.Replace(periodicJob, "device_type: qemu", "device_type: bbb", 1)
+	code, body = a.do(t, "POST", "/api/v0.2/jobs/", url.Values{"definition": {bbbJob}}, "Authorization", "Token "+a.adminToken)
+	if code != 201 || !strings.Contains(body, `"estimated_start":null`) {
+		t.Errorf("submit to bbb: %d %s", code, body)
 	}
 }
 
