@@ -73,6 +73,9 @@ func TestLavacliEventsListenAndJobsWait(t *testing.T) {
 	uri := strings.Replace(m[1], "http://", "http://admin:"+token+"@", 1) + "/RPC2"
 	env := append(os.Environ(), "HOME="+dir) // no user lavacli.yaml
 
+	// The lab's own worker also subscribes to /ws/: count lavacli only once
+	// the worker is in, or the worker's arrival would pass for lavacli's.
+	waitFor(t, 30*time.Second, "the lab worker to connect to /ws/", func() bool { return publisherClients(t, c) >= 1 })
 	before := publisherClients(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	listen := exec.CommandContext(ctx, lavacliBin(), "--uri", uri, "events", "listen")
