@@ -77,8 +77,8 @@ func Build(cfg Config) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	w := &writer{tw: tar.NewWriter(gz), mtime: cfg.ModTime, dirs: map[string]bool{}}
 	root := strings.TrimPrefix(path.Clean(cfg.ResultsDir), "/")
+	w := &writer{tw: tar.NewWriter(gz), mtime: cfg.ModTime, dirs: map[string]bool{}, root: root}
 	if err := w.scripts(path.Join(root, "bin")); err != nil {
 		return nil, err
 	}
@@ -107,6 +107,7 @@ type writer struct {
 	tw    *tar.Writer
 	mtime time.Time
 	dirs  map[string]bool
+	root  string // the results dir, relative to "/"
 	err   error
 }
 
@@ -116,6 +117,12 @@ func (w *writer) dir(p string) {
 	}
 	w.dir(path.Dir(p))
 	w.dirs[p] = true
+	// The results dir's parents exist on the DUT already (or tar creates
+	// them): an entry for them would reset their modes on extraction as
+	// root, e.g. turn a sticky, world-writable /tmp into 0755.
+	if strings.HasPrefix(w.root, p+"/") {
+		return
+	}
 	w.header(&tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: 0o755})
 }
 
