@@ -30,6 +30,12 @@ func insertEvent(ctx context.Context, tx pgx.Tx, realmID int64, topic, username,
 
 // jobEvent records a .testjob event for j, whose joined names must be filled.
 func jobEvent(ctx context.Context, tx pgx.Tx, j *Job) error {
+	return insertEvent(ctx, tx, j.RealmID, events.TopicTestJob, j.Submitter, jobEventData(j))
+}
+
+// jobEventData is the data of j's .testjob event (the batched scheduler
+// writes it too, so both stay byte for byte the same).
+func jobEventData(j *Job) string {
 	var o events.Ordered
 	o.Set("health", j.Health).Set("state", j.State).Set("job", j.ID).
 		Set("description", j.Description).Set("priority", j.Priority).
@@ -53,11 +59,16 @@ func jobEvent(ctx context.Context, tx pgx.Tx, j *Job) error {
 	if j.EndTime != nil {
 		o.Set("end_time", *j.EndTime)
 	}
-	return insertEvent(ctx, tx, j.RealmID, events.TopicTestJob, j.Submitter, o.String())
+	return o.String()
 }
 
 // deviceEvent records a .device event for d, whose joined names must be filled.
 func deviceEvent(ctx context.Context, tx pgx.Tx, d *Device) error {
+	return insertEvent(ctx, tx, d.RealmID, events.TopicDevice, events.ServerUser, deviceEventData(d))
+}
+
+// deviceEventData is the data of d's .device event.
+func deviceEventData(d *Device) string {
 	var o events.Ordered
 	o.Set("health", d.Health).Set("state", d.State).Set("device", d.Hostname).
 		Set("device_type", d.DeviceType)
@@ -73,7 +84,7 @@ func deviceEvent(ctx context.Context, tx pgx.Tx, d *Device) error {
 			o.Set("job", *d.CurrentJob)
 		}
 	}
-	return insertEvent(ctx, tx, d.RealmID, events.TopicDevice, events.ServerUser, o.String())
+	return o.String()
 }
 
 // workerEvent records a .worker event.
