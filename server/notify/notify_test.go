@@ -36,6 +36,26 @@ func run(t *testing.T, st *store.Store, cfg notify.Config) (stop func()) {
 	hubDone, svcDone := make(chan error, 1), make(chan error, 1)
 	go func() { hubDone <- hub.Run(ctx) }()
 	go func() { svcDone <- notify.New(st, hub, logger, cfg).Run(ctx) }()
+	// A first run starts from "now": wait until the service has subscribed
+	// (it then records its cursor), or the test's events could precede it.
+	cursor := cfg.Cursor
+	if cursor == "" {
+		cursor = "default"
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, ok, err := st.NotifyCursor(ctx, cursor); err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("notifier did not subscribe within 20s")
+		}
+		select {
+		case err := <-svcDone:
+			t.Fatalf("notifier stopped: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	stopped := false
 	stop = func() {
 		if stopped {
