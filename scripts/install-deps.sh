@@ -3,7 +3,7 @@
 # nothing is. Usage: scripts/install-deps.sh run|test
 set -eu
 
-run_pkgs="postgresql-15 postgresql-client-15 util-linux procps busybox-static"
+run_pkgs="postgresql-15 postgresql-client-15 util-linux procps busybox-static qemu-system-x86 git xz-utils zstd"
 test_pkgs="$run_pkgs socat python3 python3-yaml python3-jinja2 python3-requests python3-zmq python3-voluptuous python3-setproctitle python3-pexpect python3-configobj python3-tz python3-dateutil python3-magic python3-aiohttp lavacli chromium python3-netifaces python3-pyudev docker-compose systemd qemu-system-x86 qemu-system-arm linux-image-amd64 cpio git u-boot-qemu tftpd-hpa xz-utils zstd"
 
 case "${1:-run}" in
