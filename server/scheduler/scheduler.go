@@ -36,8 +36,9 @@ type Config struct {
 	// QueueWindow bounds the jobs read per device type per pass
 	// (store.DefaultQueueWindow); larger costs load time.
 	QueueWindow int
-	// ApplyConcurrency is how many assignments are applied at once (4); each
-	// is its own transaction, so they proceed in parallel on the database.
+	// ApplyConcurrency is how many transactions apply the plan at once (4):
+	// health checks and MultiNode groups one each, single-node jobs in
+	// batches of applyBatch; they proceed in parallel on the database.
 	ApplyConcurrency int
 	// OnPass, if set, is called after every pass (tests and benchmarks wait on it).
 	OnPass func(PassStats)
