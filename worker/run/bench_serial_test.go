@@ -57,12 +57,14 @@ func serialThroughput(b *testing.B, rate int, dur time.Duration) {
 	chunk := bytes.Repeat(line, 64)
 	cpu0, start := cpuTime(b), time.Now()
 	sent := 0
+	pace := time.NewTicker(10 * time.Millisecond)
+	defer pace.Stop()
 	for time.Since(start) < dur {
 		if rate > 0 {
 			// Pace in 10 ms slots: what the line would carry by now.
 			due := int(time.Since(start).Seconds()*float64(rate)) - sent
 			if due < len(line) {
-				time.Sleep(10 * time.Millisecond)
+				<-pace.C
 				continue
 			}
 			n := due / len(line) * len(line)
@@ -82,8 +84,10 @@ func serialThroughput(b *testing.B, rate int, dur time.Duration) {
 	}
 	want := int64(sent / len(line))
 	deadline := time.Now().Add(30 * time.Second)
+	poll := time.NewTicker(time.Millisecond)
+	defer poll.Stop()
 	for lines.Load() < want && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+		<-poll.C
 	}
 	wall, cpu := time.Since(start), cpuTime(b)-cpu0
 	label := "unthrottled"
@@ -116,8 +120,10 @@ func BenchmarkLavaRunRSS(b *testing.B) {
 		done <- dutsim.Run(ctx, dutsim.Config{Dir: board, AutobootDelay: 50 * time.Millisecond, BootLines: 2000}, nil)
 	}()
 	defer func() { cancel(); <-done }()
-	for _, err := os.Stat(filepath.Join(board, dutsim.ConsoleSocket)); err != nil; _, err = os.Stat(filepath.Join(board, dutsim.ConsoleSocket)) {
-		time.Sleep(10 * time.Millisecond)
+	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer readyCancel()
+	if err := dutsim.WaitReady(readyCtx, board); err != nil {
+		b.Fatalf("board: %v", err)
 	}
 	exe, _ := os.Executable()
 	client := dutsimEnv + "=%s " + exe + " " + board
