@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"golava/server/notify/notifytest"
 	"golava/server/store/storetest"
 )
 
@@ -18,7 +19,7 @@ import (
 // ends Complete sends its callback (with its results) and its email.
 func TestNotifyCallbackAndMailForFinishedJob(t *testing.T) {
 	t.Parallel()
-	sink := startSMTPSink(t)
+	sink := notifytest.StartSMTPSink(t)
 	type hit struct {
 		auth string
 		body []byte
@@ -29,7 +30,7 @@ func TestNotifyCallbackAndMailForFinishedJob(t *testing.T) {
 		hits <- hit{r.Header.Get("Authorization"), b}
 	}))
 	t.Cleanup(cb.Close)
-	host, port := sink.addr()
+	host, port := sink.Addr()
 	dir := shortTempDir(t)
 	p := startProc(t, "lava-lab", "--data", dir, "--listen", "127.0.0.1:0", "--boards", "1",
 		"--coordinator-listen", "127.0.0.1:0", "--database-url", storetest.URL(t),
@@ -59,7 +60,7 @@ func TestNotifyCallbackAndMailForFinishedJob(t *testing.T) {
 		t.Fatal("no callback within 30 s")
 	}
 	select {
-	case msg := <-sink.msgs:
+	case msg := <-sink.Msgs:
 		if msg.From != "lab@example.org" || msg.To[0] != "dev@example.org" ||
 			!strings.Contains(msg.Data, "Subject: LAVA notification for Test Job "+strconv.FormatInt(id, 10)) ||
 			!strings.Contains(msg.Data, "Health:    Complete") {

@@ -15,6 +15,7 @@ import (
 
 	"golava/pkg/jobdef"
 	"golava/server/notify"
+	"golava/server/notify/notifytest"
 	"golava/server/publisher"
 	"golava/server/store"
 	"golava/server/store/storetest"
@@ -114,7 +115,7 @@ func TestNotificationsArrive(t *testing.T) {
 SELECT 1, 'qemu-01', id, 'Good' FROM device_types WHERE name = 'qemu'`); err != nil {
 		t.Fatal(err)
 	}
-	sink := startSMTPSink(t)
+	sink := notifytest.StartSMTPSink(t)
 	hits := make(chan callbackHit, 10)
 	var calls atomic.Int32
 	cbSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +127,7 @@ SELECT 1, 'qemu-01', id, 'Good' FROM device_types WHERE name = 'qemu'`); err != 
 		hits <- callbackHit{Path: r.URL.Path, Token: r.Header.Get("Authorization"), Type: r.Header.Get("Content-Type"), Body: b}
 	}))
 	t.Cleanup(cbSrv.Close)
-	host, port := sink.addr()
+	host, port := sink.Addr()
 	cfg := notify.Config{SMTPHost: host, SMTPPort: port, From: "lava@lab.example", BaseURL: "http://lab.example",
 		Backoff: 10 * time.Millisecond, Attempts: 3}
 	stop := run(t, st, cfg)
@@ -167,10 +168,10 @@ SELECT 1, 'qemu-01', id, 'Good' FROM device_types WHERE name = 'qemu'`); err != 
 		t.Fatal("results dataset without results")
 	}
 
-	got := map[string]mailMsg{}
+	got := map[string]notifytest.Mail{}
 	for len(got) < 2 {
 		select {
-		case m := <-sink.msgs:
+		case m := <-sink.Msgs:
 			got[m.To[0]] = m
 		case <-time.After(20 * time.Second):
 			t.Fatalf("mails so far: %v", got)
@@ -219,7 +220,7 @@ SELECT 1, 'qemu-01', id, 'Good' FROM device_types WHERE name = 'qemu'`); err != 
 	}
 	run(t, st, cfg)
 	select {
-	case m := <-sink.msgs:
+	case m := <-sink.Msgs:
 		if m.To[0] != "late@example.org" {
 			t.Fatalf("after restart got mail to %v", m.To)
 		}
@@ -230,7 +231,7 @@ SELECT 1, 'qemu-01', id, 'Good' FROM device_types WHERE name = 'qemu'`); err != 
 		t.Fatalf("callback called %d times, want 2 (one failure, one success)", n)
 	}
 	select {
-	case m := <-sink.msgs:
+	case m := <-sink.Msgs:
 		t.Fatalf("mail sent again: %+v", m)
 	case hit := <-hits:
 		t.Fatalf("callback again: %+v", hit)
@@ -304,11 +305,11 @@ INSERT INTO devices (realm_id, hostname, device_type_id, health) SELECT 1, 'qemu
 VALUES ($1, 'Finished', 'email:stale@example.org', now() - interval '1 hour')`, id); err != nil {
 		t.Fatal(err)
 	}
-	sink := startSMTPSink(t)
-	host, port := sink.addr()
+	sink := notifytest.StartSMTPSink(t)
+	host, port := sink.Addr()
 	run(t, st, notify.Config{SMTPHost: host, SMTPPort: port, Backoff: 10 * time.Millisecond, StaleAfter: time.Minute})
 	select {
-	case m := <-sink.msgs:
+	case m := <-sink.Msgs:
 		if m.To[0] != "stale@example.org" {
 			t.Fatalf("mail to %v", m.To)
 		}

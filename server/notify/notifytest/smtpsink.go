@@ -1,4 +1,4 @@
-package lab_test
+package notifytest
 
 import (
 	"bufio"
@@ -8,28 +8,29 @@ import (
 	"testing"
 )
 
-// mailMsg is one message the sink received.
-type mailMsg struct {
+// Mail is one message the sink received.
+type Mail struct {
 	From string
 	To   []string
 	Data string
 }
 
-// smtpSink is a minimal SMTP server on 127.0.0.1 for tests: it accepts
-// every message and hands it to a channel.
-type smtpSink struct {
+// SMTPSink is a minimal SMTP server on 127.0.0.1 for tests: it accepts
+// every message and hands it to Msgs.
+type SMTPSink struct {
+	Msgs chan Mail
 	ln   net.Listener
-	msgs chan mailMsg
 	wg   sync.WaitGroup
 }
 
-func startSMTPSink(t *testing.T) *smtpSink {
+// StartSMTPSink starts a sink, stopped when the test ends.
+func StartSMTPSink(t testing.TB) *SMTPSink {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpSink{ln: ln, msgs: make(chan mailMsg, 100)}
+	s := &SMTPSink{ln: ln, Msgs: make(chan Mail, 100)}
 	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -43,17 +44,18 @@ func startSMTPSink(t *testing.T) *smtpSink {
 	return s
 }
 
-func (s *smtpSink) addr() (string, int) {
+// Addr is the sink's host and port.
+func (s *SMTPSink) Addr() (string, int) {
 	a := s.ln.Addr().(*net.TCPAddr)
 	return a.IP.String(), a.Port
 }
 
-func (s *smtpSink) serve(c net.Conn) {
+func (s *SMTPSink) serve(c net.Conn) {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	say := func(line string) { _, _ = c.Write([]byte(line + "\r\n")) }
 	say("220 sink ESMTP")
-	var m mailMsg
+	var m Mail
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -67,7 +69,7 @@ func (s *smtpSink) serve(c net.Conn) {
 		case strings.HasPrefix(cmd, "HELO"), strings.HasPrefix(cmd, "NOOP"), strings.HasPrefix(cmd, "RSET"):
 			say("250 OK")
 		case strings.HasPrefix(cmd, "MAIL FROM:"):
-			m = mailMsg{From: addrOf(line[10:])}
+			m = Mail{From: addrOf(line[10:])}
 			say("250 OK")
 		case strings.HasPrefix(cmd, "RCPT TO:"):
 			m.To = append(m.To, addrOf(line[8:]))
@@ -86,7 +88,7 @@ func (s *smtpSink) serve(c net.Conn) {
 				b.WriteString(strings.TrimPrefix(l, "."))
 			}
 			m.Data = b.String()
-			s.msgs <- m
+			s.Msgs <- m
 			say("250 queued")
 		case cmd == "QUIT":
 			say("221 bye")
