@@ -31,7 +31,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(withUser(r.Context(), nil)))
 			return
 		}
-		u, err := s.store.UserByToken(r.Context(), secret)
+		u, err := s.store.UserByTokenCached(r.Context(), secret)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			authFailure(w, "Invalid token.")

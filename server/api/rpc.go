@@ -91,7 +91,7 @@ func (s *Server) rpcUser(w http.ResponseWriter, r *http.Request) (*store.User, b
 		rpcAuthFailure(w, http.StatusBadRequest, "Corrupted HTTP_AUTHORIZATION header, no user:pass")
 		return nil, false
 	}
-	u, err := s.store.UserByToken(r.Context(), secret)
+	u, err := s.store.UserByTokenCached(r.Context(), secret)
 	switch {
 	case errors.Is(err, store.ErrNotFound), err == nil && (u.Username != name || !u.IsActive):
 		rpcAuthFailure(w, http.StatusUnauthorized, "Invalid token")

@@ -25,6 +25,7 @@ func (s *Store) CreateGroup(ctx context.Context, name string) (int64, error) {
 
 // DeleteGroup removes a group, its memberships and grants.
 func (s *Store) DeleteGroup(ctx context.Context, name string) error {
+	defer s.tokens.clear() // after the write: see tokenCacheTTL
 	tag, err := s.pool.Exec(ctx, `DELETE FROM groups WHERE name = $1`, name)
 	if err != nil {
 		return fmt.Errorf("delete group %q: %w", name, err)
@@ -63,6 +64,7 @@ FROM groups g ORDER BY g.name`)
 
 // AddUserToGroup makes username a member of group (no error if already).
 func (s *Store) AddUserToGroup(ctx context.Context, username, group string) error {
+	defer s.tokens.clear() // after the write: see tokenCacheTTL
 	tag, err := s.pool.Exec(ctx, `INSERT INTO user_groups (user_id, group_id)
 SELECT u.id, g.id FROM users u, groups g WHERE u.username = $1 AND g.name = $2
 ON CONFLICT DO NOTHING`, username, group)
@@ -79,6 +81,7 @@ ON CONFLICT DO NOTHING`, username, group)
 
 // RemoveUserFromGroup ends a membership; ErrNotFound when there was none.
 func (s *Store) RemoveUserFromGroup(ctx context.Context, username, group string) error {
+	defer s.tokens.clear() // after the write: see tokenCacheTTL
 	tag, err := s.pool.Exec(ctx, `DELETE FROM user_groups ug USING users u, groups g
 WHERE ug.user_id = u.id AND ug.group_id = g.id AND u.username = $1 AND g.name = $2`, username, group)
 	if err != nil {
@@ -133,6 +136,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 
 // UpdateUser sets the flags of a user; nil fields are kept.
 func (s *Store) UpdateUser(ctx context.Context, username string, superuser, staff, active *bool) error {
+	defer s.tokens.clear() // after the write: see tokenCacheTTL
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET is_superuser = COALESCE($2, is_superuser),
     is_staff = COALESCE($3, is_staff), is_active = COALESCE($4, is_active) WHERE username = $1`,
 		username, superuser, staff, active)
@@ -148,6 +152,7 @@ func (s *Store) UpdateUser(ctx context.Context, username string, superuser, staf
 // DeleteUser removes an account with no jobs (jobs keep their submitter);
 // ErrConflict when it has submitted jobs: deactivate it instead.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	defer s.tokens.clear() // after the write: see tokenCacheTTL
 	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE username = $1`, username)
 	if isForeignKeyViolation(err) {
 		return fmt.Errorf("delete user %q: it has submitted jobs, deactivate it instead: %w", username, ErrConflict)

@@ -30,7 +30,8 @@ const DefaultRealm int64 = 1
 
 // Store is the typed access to the database. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	tokens tokenCache // UserByTokenCached; emptied by user, group and token writes
 }
 
 // New wraps a pool.

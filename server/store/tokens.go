@@ -130,6 +130,7 @@ DELETE FROM tokens WHERE id = $1 AND user_id = $2`
 
 // DeleteToken revokes one of a user's tokens.
 func (s *Store) DeleteToken(ctx context.Context, userID, tokenID int64) error {
+	defer s.tokens.clear() // after the write: see tokenCacheTTL
 	tag, err := s.pool.Exec(ctx, deleteTokenSQL, tokenID, userID)
 	if err != nil {
 		return fmt.Errorf("delete token %d: %w", tokenID, err)

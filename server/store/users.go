@@ -177,6 +177,7 @@ func (s *Store) AuthenticateUser(ctx context.Context, name, password string) (*U
 	if !checkPassword(hash, password) || !active {
 		return nil, ErrBadCredentials
 	}
+	defer s.tokens.clear() // after the write: see tokenCacheTTL
 	if _, err := s.pool.Exec(ctx, userLoginSQL, name); err != nil {
 		return nil, fmt.Errorf("record login of %q: %w", name, err)
 	}
