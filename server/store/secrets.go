@@ -62,6 +62,16 @@ func (s *Store) AddRealmKey(ctx context.Context, realmID int64, wrapped []byte) 
 	return stored, nil
 }
 
+// HasRealmKeys reports whether any realm has a key: then a master key
+// exists somewhere, and generating a new one would be a mistake.
+func (s *Store) HasRealmKeys(ctx context.Context) (bool, error) {
+	var has bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM realm_keys)`).Scan(&has); err != nil {
+		return false, fmt.Errorf("realm keys: %w", err)
+	}
+	return has, nil
+}
+
 // RewrapRealmKeys replaces every realm's wrapped key by fn's result in one
 // transaction, so a failure (say, a key the old master key does not open)
 // leaves every key as it was. It returns how many keys it rewrapped.
