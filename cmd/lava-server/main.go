@@ -49,6 +49,7 @@ var commands = []command{
 	{"workers env-dut", "the worker's env-dut.yaml: workers env-dut get NAME | set NAME FILE", cmdWorkersDoc("env-dut")},
 	{"fair-share", "weights of groups sharing the devices: fair-share list | set GROUP WEIGHT (0 removes)", cmdFairShare},
 	{"periodic", "periodic jobs: periodic list | add NAME --cron C [--timezone TZ] --owner U --definition FILE | delete|enable|disable NAME", cmdPeriodic},
+	{"secrets", "realm secrets, encrypted: secrets set PATH (value on stdin) | get PATH | list /lava/REALM | delete PATH | rotate-master-key", cmdSecrets},
 	{"validate", "validate job definitions: validate FILE...", cmdValidate},
 	{"schema", "print the JSON schema of job definitions", cmdSchema},
 	{"render-device", "print the device configuration a dictionary renders to: render-device [--templates DIR]... [--context FILE] DICT", cmdRenderDevice},
