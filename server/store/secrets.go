@@ -47,15 +47,15 @@ func (s *Store) RealmKey(ctx context.Context, realmID int64) ([]byte, error) {
 // and returns the key the realm has afterwards: two servers creating the
 // first key of a realm at once end up using the same one.
 func (s *Store) AddRealmKey(ctx context.Context, realmID int64, wrapped []byte) ([]byte, error) {
+	// Two statements: a single one could not see a key another transaction
+	// committed after it began (its snapshot predates that key).
 	var stored []byte
 	err := s.pool.QueryRow(ctx, `
-		WITH ins AS (
-			INSERT INTO realm_keys (realm_id, wrapped_key) VALUES ($1, $2)
-			ON CONFLICT (realm_id) DO NOTHING RETURNING wrapped_key)
-		SELECT wrapped_key FROM ins
-		UNION ALL
-		SELECT wrapped_key FROM realm_keys WHERE realm_id = $1
-		LIMIT 1`, realmID, wrapped).Scan(&stored)
+		INSERT INTO realm_keys (realm_id, wrapped_key) VALUES ($1, $2)
+		ON CONFLICT (realm_id) DO NOTHING RETURNING wrapped_key`, realmID, wrapped).Scan(&stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s.RealmKey(ctx, realmID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("add key of realm %d: %w", realmID, err)
 	}
