@@ -121,18 +121,16 @@ func (s *Store) SubmitJob(ctx context.Context, realmID int64, submitter *User, d
 	if submitter == nil {
 		return nil, fmt.Errorf("submit job: no submitter")
 	}
+	if job.MultiNode == nil {
+		return s.submitSingleBatched(ctx, realmID, submitter, definition, job)
+	}
 	var ids []int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		groupIDs, err := visibilityGroups(ctx, tx, job.Visibility)
 		if err != nil {
 			return err
 		}
-		var jobs []*Job
-		if job.MultiNode != nil {
-			jobs, err = submitMultinode(ctx, tx, realmID, submitter, definition, job, groupIDs)
-		} else {
-			jobs, err = submitSingle(ctx, tx, realmID, submitter, definition, job, groupIDs)
-		}
+		jobs, err := submitMultinode(ctx, tx, realmID, submitter, definition, job, groupIDs)
 		if err != nil {
 			return err
 		}
@@ -152,24 +150,6 @@ func (s *Store) SubmitJob(ctx context.Context, realmID int64, submitter *User, d
 		return nil, err
 	}
 	return ids, nil
-}
-
-func submitSingle(ctx context.Context, tx pgx.Tx, realmID int64, submitter *User, definition string, job *jobdef.Job, groupIDs []int64) ([]*Job, error) {
-	info, err := roleDevices(ctx, tx, realmID, jobdef.Role{DeviceType: job.DeviceType, Tags: job.Tags})
-	if err != nil {
-		return nil, err
-	}
-	j, err := insertJobRow(ctx, tx, realmID, submitter, &newJob{
-		description: job.JobName, definition: definition, original: definition,
-		deviceTypeID: info.dtID, priority: job.Priority, visibility: visibilityKind(job.Visibility),
-		groupIDs: groupIDs, tagIDs: info.tagIDs,
-	})
-	if err != nil {
-		return nil, err
-	}
-	j.RequestedDeviceType = &info.dtName
-	j.Tags = job.Tags
-	return []*Job{j}, nil
 }
 
 func visibilityKind(v jobdef.Visibility) string {
@@ -236,6 +216,12 @@ func lookupTags(ctx context.Context, tx pgx.Tx, realmID int64, names []string) (
 	if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error { byName[name] = id; return nil }); err != nil {
 		return nil, fmt.Errorf("look up tags: %w", err)
 	}
+	return resolveTags(byName, names)
+}
+
+// resolveTags maps tag names to their distinct ids in order; a name missing
+// from byName is LAVA's unknown tag error.
+func resolveTags(byName map[string]int64, names []string) ([]int64, error) {
 	ids := make([]int64, 0, len(names))
 	seen := map[int64]bool{}
 	for _, n := range names {
@@ -269,6 +255,12 @@ func checkDevices(ctx context.Context, tx pgx.Tx, realmID, dtID int64, dtName st
 	if err := tx.QueryRow(ctx, countDevicesSQL, realmID, dtID, tagIDs).Scan(&all, &tagged); err != nil {
 		return fmt.Errorf("count devices of type %q: %w", dtName, err)
 	}
+	return deviceCountsError(all, tagged, dtName, tags, count)
+}
+
+// deviceCountsError is checkDevices' verdict on the counts of non-retired
+// devices of the type (all) and of those carrying every tag (tagged).
+func deviceCountsError(all, tagged int, dtName string, tags []string, count int) error {
 	switch {
 	case count == 0 && all == 0:
 		return devicesUnavailable("No devices of type %s are available.", dtName)

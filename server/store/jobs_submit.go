@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"golava/pkg/events"
+	"golava/pkg/jobdef"
+)
+
+// A single-node submission takes two round trips: one batch of reads (the
+// checks, and the job's id and submit time) and one batch of writes. pgx
+// sends a batch as one pipeline ending in a single Sync, which PostgreSQL
+// runs as one implicit transaction: the writes are all stored or none are,
+// as with BEGIN/COMMIT, without their two extra round trips.
+
+// submitDeviceTypeSQL resolves the device type (alias first, as
+// lookupDeviceType) and counts its non-retired devices, all of them and
+// those carrying every tag named in $3 (as countDevicesSQL; the counts only
+// matter when every tag exists, and then the ids are the same).
+const submitDeviceTypeSQL = `-- name: SubmitDeviceType :one
+SELECT t.id, t.name, c.n_all, c.n_tagged
+FROM device_types t CROSS JOIN LATERAL (
+    SELECT count(*) AS n_all, count(*) FILTER (WHERE
+        (SELECT count(*) FROM device_tags dt WHERE dt.device_id = d.id AND dt.tag_id = ANY(tg.ids)) = cardinality(tg.ids)) AS n_tagged
+    FROM devices d, (SELECT ARRAY(SELECT DISTINCT id FROM tags WHERE realm_id = $1 AND name = ANY($3::text[])) AS ids) tg
+    WHERE d.realm_id = $1 AND d.device_type_id = t.id AND d.health <> 'Retired') c
+WHERE t.realm_id = $1 AND t.id = COALESCE(
+    (SELECT device_type_id FROM aliases WHERE realm_id = $1 AND name = $2),
+    (SELECT id FROM device_types WHERE realm_id = $1 AND name = $2))`
+
+// nextJobSQL reserves the job's id and its submit time (now() of this
+// statement, microseconds before the insert) so the write batch can carry
+// the event, which names both, without reading the row back.
+const nextJobSQL = `SELECT nextval('jobs_id_seq'), now()`
+
+const insertJobWithIDSQL = `-- name: JobInsertWithID :exec
+INSERT INTO jobs (id, realm_id, submitter_id, description, definition, original_definition,
+    requested_device_type_id, priority, visibility, is_public, token, submit_time, last_update)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`
+
+// submitEventSQL is insertEventSQL that also wakes the scheduler: both
+// NOTIFYs in the statement that writes the event.
+const submitEventSQL = `-- name: SubmitEventInsert :exec
+WITH e AS (INSERT INTO events (realm_id, topic, username, data) VALUES ($1, $2, $3, $4) RETURNING id)
+SELECT pg_notify('` + NotifyEvents + `', e.id::text), pg_notify('` + NotifyJobs + `', $5) FROM e`
+
+// submitChecks is what the read batch found.
+type submitChecks struct {
+	groupIDs    []int64
+	dtID        *int64
+	dtName      string
+	all, tagged int
+	dtFound     bool
+	tagsByName  map[string]int64
+	jobID       int64
+	submitTime  time.Time
+}
+
+func (s *Store) submitSingleBatched(ctx context.Context, realmID int64, submitter *User, definition string, job *jobdef.Job) ([]int64, error) {
+	c, err := s.submitReads(ctx, realmID, job)
+	if err != nil {
+		return nil, err
+	}
+	// The refusals in SubmitJob's order: groups, type, tags, devices.
+	if job.Visibility.Kind == "group" && len(c.groupIDs) == 0 {
+		return nil, badSubmission("No known groups were found in the visibility list.")
+	}
+	var tagIDs []int64
+	if job.DeviceType != "" {
+		if !c.dtFound {
+			return nil, devicesUnavailable("Device type '%s' is unavailable.", job.DeviceType)
+		}
+		if len(job.Tags) > 0 {
+			if tagIDs, err = resolveTags(c.tagsByName, job.Tags); err != nil {
+				return nil, err
+			}
+		}
+		if err := deviceCountsError(c.all, c.tagged, c.dtName, job.Tags, 0); err != nil {
+			return nil, err
+		}
+	}
+	j := &Job{ID: c.jobID, RealmID: realmID, SubmitterID: submitter.ID, Submitter: submitter.Username,
+		Description: job.JobName, Definition: definition, OriginalDefinition: definition,
+		RequestedDeviceTypeID: c.dtID, Priority: job.Priority, Visibility: visibilityKind(job.Visibility),
+		State: JobSubmitted, Health: JobHealthUnknown, Token: newJobToken(),
+		SubmitTime: c.submitTime, LastUpdate: c.submitTime, Tags: job.Tags}
+	j.IsPublic = j.Visibility == jobdefPublic
+	j.RequestedDeviceType = &c.dtName // "" without a type, as before
+	if err := s.submitWrites(ctx, j, tagIDs, c.groupIDs); err != nil {
+		return nil, err
+	}
+	return []int64{j.ID}, nil
+}
+
+// submitReads runs the checks of a single-node job in one round trip.
+func (s *Store) submitReads(ctx context.Context, realmID int64, job *jobdef.Job) (*submitChecks, error) {
+	b := &pgx.Batch{}
+	c := &submitChecks{}
+	if job.Visibility.Kind == "group" {
+		b.Queue(`SELECT id FROM groups WHERE name = ANY($1) ORDER BY id`, job.Visibility.Groups).Query(func(rows pgx.Rows) error {
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return fmt.Errorf("look up visibility groups: %w", err)
+			}
+			c.groupIDs = ids
+			return nil
+		})
+	}
+	if job.DeviceType != "" {
+		tags := job.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		b.Queue(submitDeviceTypeSQL, realmID, job.DeviceType, tags).QueryRow(func(row pgx.Row) error {
+			var id int64
+			err := row.Scan(&id, &c.dtName, &c.all, &c.tagged)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("look up device type %q: %w", job.DeviceType, err)
+			}
+			c.dtFound, c.dtID = true, &id
+			return nil
+		})
+		if len(job.Tags) > 0 {
+			b.Queue(`SELECT id, name FROM tags WHERE realm_id = $1 AND name = ANY($2)`, realmID, job.Tags).Query(func(rows pgx.Rows) error {
+				c.tagsByName = map[string]int64{}
+				var id int64
+				var name string
+				if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error { c.tagsByName[name] = id; return nil }); err != nil {
+					return fmt.Errorf("look up tags: %w", err)
+				}
+				return nil
+			})
+		}
+	}
+	b.Queue(nextJobSQL).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&c.jobID, &c.submitTime); err != nil {
+			return fmt.Errorf("reserve job id: %w", err)
+		}
+		return nil
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("submit job: %w", err)
+	}
+	return c, nil
+}
+
+// submitWrites stores j, its tags and viewing groups and its event, and
+// NOTIFYs, in one round trip and one (implicit) transaction.
+func (s *Store) submitWrites(ctx context.Context, j *Job, tagIDs, groupIDs []int64) error {
+	b := &pgx.Batch{}
+	b.Queue(insertJobWithIDSQL, j.ID, j.RealmID, j.SubmitterID, j.Description, j.Definition,
+		j.OriginalDefinition, j.RequestedDeviceTypeID, j.Priority, j.Visibility, j.IsPublic, j.Token,
+		j.SubmitTime)
+	steps := []string{"insert job"}
+	if len(tagIDs) > 0 {
+		b.Queue(insertJobTagsSQL, j.ID, tagIDs)
+		steps = append(steps, fmt.Sprintf("insert job %d tags", j.ID))
+	}
+	if len(groupIDs) > 0 {
+		b.Queue(insertJobGroupsSQL, j.ID, groupIDs)
+		steps = append(steps, fmt.Sprintf("insert job %d groups", j.ID))
+	}
+	b.Queue(submitEventSQL, j.RealmID, events.TopicTestJob, j.Submitter, jobEventData(j), strconv.FormatInt(j.ID, 10))
+	steps = append(steps, "insert "+events.TopicTestJob+" event")
+	br := s.pool.SendBatch(ctx, b)
+	for _, step := range steps {
+		if _, err := br.Exec(); err != nil {
+			br.Close() //nolint:errcheck // the first error is the one to report
+			return fmt.Errorf("%s: %w", step, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("submit job %d: %w", j.ID, err)
+	}
+	return nil
+}
