@@ -388,7 +388,7 @@ func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *
 		}
 		return
 	}
-	ids, err := s.store.SubmitJob(r.Context(), store.DefaultRealm, user, def, job)
+	ids, est, err := s.store.SubmitJobEstimate(r.Context(), store.DefaultRealm, user, def, job)
 	var se *store.SubmitError
 	if errors.As(err, &se) {
 		restMessage(w, http.StatusBadRequest, se.Error())
@@ -410,7 +410,7 @@ func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *
 	// golava's addition: when the job is expected to start (null when no
 	// device of its type can run jobs now). LAVA clients ignore the field.
 	var start *string
-	if est, err := s.store.EstimateStart(r.Context(), store.DefaultRealm, ids[0]); err == nil && est.Start != nil {
+	if est != nil && est.Start != nil {
 		v := est.Start.UTC().Format(time.RFC3339)
 		start = &v
 	}

@@ -122,7 +122,8 @@ func (s *Store) SubmitJob(ctx context.Context, realmID int64, submitter *User, d
 		return nil, fmt.Errorf("submit job: no submitter")
 	}
 	if job.MultiNode == nil {
-		return s.submitSingleBatched(ctx, realmID, submitter, definition, job)
+		ids, _, err := s.submitSingleBatched(ctx, realmID, submitter, definition, job, false)
+		return ids, err
 	}
 	var ids []int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

@@ -62,27 +62,42 @@ type submitChecks struct {
 	submitTime  time.Time
 }
 
-func (s *Store) submitSingleBatched(ctx context.Context, realmID int64, submitter *User, definition string, job *jobdef.Job) ([]int64, error) {
+// SubmitJobEstimate is SubmitJob followed by EstimateStart of its (first)
+// job; est is nil when the estimate could not be made. For a single-node job
+// the estimate is read in the write batch, after the insert in the same
+// transaction, saving a round trip.
+func (s *Store) SubmitJobEstimate(ctx context.Context, realmID int64, submitter *User, definition string, job *jobdef.Job) (ids []int64, est *Estimate, err error) {
+	if submitter == nil || job.MultiNode != nil {
+		if ids, err = s.SubmitJob(ctx, realmID, submitter, definition, job); err != nil {
+			return nil, nil, err
+		}
+		est, _ = s.EstimateStart(ctx, realmID, ids[0]) //nolint:errcheck // the estimate is optional
+		return ids, est, nil
+	}
+	return s.submitSingleBatched(ctx, realmID, submitter, definition, job, true)
+}
+
+func (s *Store) submitSingleBatched(ctx context.Context, realmID int64, submitter *User, definition string, job *jobdef.Job, withEstimate bool) ([]int64, *Estimate, error) {
 	c, err := s.submitReads(ctx, realmID, job)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The refusals in SubmitJob's order: groups, type, tags, devices.
 	if job.Visibility.Kind == "group" && len(c.groupIDs) == 0 {
-		return nil, badSubmission("No known groups were found in the visibility list.")
+		return nil, nil, badSubmission("No known groups were found in the visibility list.")
 	}
 	var tagIDs []int64
 	if job.DeviceType != "" {
 		if !c.dtFound {
-			return nil, devicesUnavailable("Device type '%s' is unavailable.", job.DeviceType)
+			return nil, nil, devicesUnavailable("Device type '%s' is unavailable.", job.DeviceType)
 		}
 		if len(job.Tags) > 0 {
 			if tagIDs, err = resolveTags(c.tagsByName, job.Tags); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if err := deviceCountsError(c.all, c.tagged, c.dtName, job.Tags, 0); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	j := &Job{ID: c.jobID, RealmID: realmID, SubmitterID: submitter.ID, Submitter: submitter.Username,
@@ -92,10 +107,11 @@ func (s *Store) submitSingleBatched(ctx context.Context, realmID int64, submitte
 		SubmitTime: c.submitTime, LastUpdate: c.submitTime, Tags: job.Tags}
 	j.IsPublic = j.Visibility == jobdefPublic
 	j.RequestedDeviceType = &c.dtName // "" without a type, as before
-	if err := s.submitWrites(ctx, j, tagIDs, c.groupIDs); err != nil {
-		return nil, err
+	est, err := s.submitWrites(ctx, j, tagIDs, c.groupIDs, withEstimate)
+	if err != nil {
+		return nil, nil, err
 	}
-	return []int64{j.ID}, nil
+	return []int64{j.ID}, est, nil
 }
 
 // submitReads runs the checks of a single-node job in one round trip.
@@ -154,8 +170,9 @@ func (s *Store) submitReads(ctx context.Context, realmID int64, job *jobdef.Job)
 }
 
 // submitWrites stores j, its tags and viewing groups and its event, and
-// NOTIFYs, in one round trip and one (implicit) transaction.
-func (s *Store) submitWrites(ctx context.Context, j *Job, tagIDs, groupIDs []int64) error {
+// NOTIFYs, in one round trip and one (implicit) transaction; withEstimate
+// adds EstimateStart's query, which sees the new row.
+func (s *Store) submitWrites(ctx context.Context, j *Job, tagIDs, groupIDs []int64, withEstimate bool) (*Estimate, error) {
 	b := &pgx.Batch{}
 	b.Queue(insertJobWithIDSQL, j.ID, j.RealmID, j.SubmitterID, j.Description, j.Definition,
 		j.OriginalDefinition, j.RequestedDeviceTypeID, j.Priority, j.Visibility, j.IsPublic, j.Token,
@@ -171,15 +188,28 @@ func (s *Store) submitWrites(ctx context.Context, j *Job, tagIDs, groupIDs []int
 	}
 	b.Queue(submitEventSQL, j.RealmID, events.TopicTestJob, j.Submitter, jobEventData(j), strconv.FormatInt(j.ID, 10))
 	steps = append(steps, "insert "+events.TopicTestJob+" event")
+	if withEstimate {
+		b.Queue(estimateSQL, j.RealmID, j.ID)
+	}
 	br := s.pool.SendBatch(ctx, b)
+	defer br.Close() //nolint:errcheck // errors are read statement by statement
 	for _, step := range steps {
 		if _, err := br.Exec(); err != nil {
-			br.Close() //nolint:errcheck // the first error is the one to report
-			return fmt.Errorf("%s: %w", step, err)
+			return nil, fmt.Errorf("%s: %w", step, err)
 		}
 	}
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("submit job %d: %w", j.ID, err)
+	var est *Estimate
+	if withEstimate {
+		var ahead, usable, idle int
+		var mean *float64
+		var state string
+		if err := br.QueryRow().Scan(&ahead, &usable, &idle, &mean, &state); err != nil {
+			return nil, fmt.Errorf("estimate start of job %d: %w", j.ID, err)
+		}
+		est = estimate(time.Now().UTC(), state, ahead, usable, idle, mean)
 	}
-	return nil
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("submit job %d: %w", j.ID, err)
+	}
+	return est, nil
 }
