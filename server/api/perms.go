@@ -54,8 +54,13 @@ func (s *Server) submitDenied(r *http.Request, user *store.User, job *jobdef.Job
 			return "", err
 		}
 		if !ok {
-			return fmt.Sprintf("Device unavailable: device type '%s' is not available to user '%s'.", name, user.Username), nil
+			return deniedMessage(name, user), nil
 		}
 	}
 	return "", nil
+}
+
+// deniedMessage is LAVA's refusal of a device type the user may not submit to.
+func deniedMessage(deviceType string, user *store.User) string {
+	return fmt.Sprintf("Device unavailable: device type '%s' is not available to user '%s'.", deviceType, user.Username)
 }

@@ -380,16 +380,15 @@ func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *
 		restMessage(w, http.StatusBadRequest, "Problem with submitted job data: "+err.Error())
 		return
 	}
-	if msg, err := s.submitDenied(r, user, job); err != nil || msg != "" {
-		if err != nil {
-			s.internalError(w, r, err)
-		} else {
-			restMessage(w, http.StatusBadRequest, msg)
-		}
-		return
-	}
+	// SubmitJobEstimate checks the submit permission first (submitDenied's
+	// check, folded into its first round trip).
 	ids, est, err := s.store.SubmitJobEstimate(r.Context(), store.DefaultRealm, user, def, job)
 	var se *store.SubmitError
+	var denied *store.SubmitDeniedError
+	if errors.As(err, &denied) {
+		restMessage(w, http.StatusBadRequest, deniedMessage(denied.DeviceType, user))
+		return
+	}
 	if errors.As(err, &se) {
 		restMessage(w, http.StatusBadRequest, se.Error())
 		return

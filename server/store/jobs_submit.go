@@ -52,6 +52,7 @@ SELECT pg_notify('` + NotifyEvents + `', e.id::text), pg_notify('` + NotifyJobs 
 
 // submitChecks is what the read batch found.
 type submitChecks struct {
+	allowed     bool // the submitter may submit to the type
 	groupIDs    []int64
 	dtID        *int64
 	dtName      string
@@ -62,12 +63,28 @@ type submitChecks struct {
 	submitTime  time.Time
 }
 
-// SubmitJobEstimate is SubmitJob followed by EstimateStart of its (first)
-// job; est is nil when the estimate could not be made. For a single-node job
-// the estimate is read in the write batch, after the insert in the same
-// transaction, saving a round trip.
+// SubmitDeniedError is a submission to a device type the submitter may not
+// submit to (CanSubmitToDeviceType is false).
+type SubmitDeniedError struct{ DeviceType string }
+
+func (e *SubmitDeniedError) Error() string {
+	return fmt.Sprintf("device type %q is not available to the submitter", e.DeviceType)
+}
+
+// SubmitJobEstimate is CanSubmitToDeviceType on the job's device types (or
+// its roles'), refusing with *SubmitDeniedError, then SubmitJob, then
+// EstimateStart of its (first) job; est is nil when the estimate could not
+// be made. For a single-node job the permission is read in the check batch
+// and the estimate in the write batch (after the insert, in the same
+// transaction), saving two round trips.
 func (s *Store) SubmitJobEstimate(ctx context.Context, realmID int64, submitter *User, definition string, job *jobdef.Job) (ids []int64, est *Estimate, err error) {
-	if submitter == nil || job.MultiNode != nil {
+	if submitter == nil {
+		return nil, nil, fmt.Errorf("submit job: no submitter")
+	}
+	if job.MultiNode != nil {
+		if err := s.submitAllowed(ctx, realmID, submitter, job); err != nil {
+			return nil, nil, err
+		}
 		if ids, err = s.SubmitJob(ctx, realmID, submitter, definition, job); err != nil {
 			return nil, nil, err
 		}
@@ -77,10 +94,39 @@ func (s *Store) SubmitJobEstimate(ctx context.Context, realmID int64, submitter 
 	return s.submitSingleBatched(ctx, realmID, submitter, definition, job, true)
 }
 
+// submitAllowed checks every role's device type, as the API did before
+// submitting a MultiNode job.
+func (s *Store) submitAllowed(ctx context.Context, realmID int64, submitter *User, job *jobdef.Job) error {
+	types := []string{job.DeviceType}
+	if job.MultiNode != nil {
+		types = types[:0]
+		for _, role := range job.MultiNode.Roles {
+			types = append(types, role.DeviceType)
+		}
+	}
+	for _, name := range types {
+		if name == "" {
+			continue
+		}
+		ok, err := s.CanSubmitToDeviceType(ctx, realmID, name, submitter)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &SubmitDeniedError{DeviceType: name}
+		}
+	}
+	return nil
+}
+
 func (s *Store) submitSingleBatched(ctx context.Context, realmID int64, submitter *User, definition string, job *jobdef.Job, withEstimate bool) ([]int64, *Estimate, error) {
-	c, err := s.submitReads(ctx, realmID, job)
+	// SubmitJobEstimate (withEstimate) checks the permission too; SubmitJob does not.
+	c, err := s.submitReads(ctx, realmID, job, submitter, withEstimate)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !c.allowed {
+		return nil, nil, &SubmitDeniedError{DeviceType: job.DeviceType}
 	}
 	// The refusals in SubmitJob's order: groups, type, tags, devices.
 	if job.Visibility.Kind == "group" && len(c.groupIDs) == 0 {
@@ -115,9 +161,24 @@ func (s *Store) submitSingleBatched(ctx context.Context, realmID int64, submitte
 }
 
 // submitReads runs the checks of a single-node job in one round trip.
-func (s *Store) submitReads(ctx context.Context, realmID int64, job *jobdef.Job) (*submitChecks, error) {
+// checkPerm adds CanSubmitToDeviceType's statement, first.
+func (s *Store) submitReads(ctx context.Context, realmID int64, job *jobdef.Job, submitter *User, checkPerm bool) (*submitChecks, error) {
 	b := &pgx.Batch{}
-	c := &submitChecks{}
+	c := &submitChecks{allowed: true}
+	if checkPerm && job.DeviceType != "" {
+		su, uid := viewerArgs(submitter)
+		b.Queue(submitPermSQL, realmID, job.DeviceType, su, uid).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&c.allowed)
+			if errors.Is(err, pgx.ErrNoRows) {
+				c.allowed = true // unknown type: the checks below answer
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("submit permission on %q: %w", job.DeviceType, err)
+			}
+			return nil
+		})
+	}
 	if job.Visibility.Kind == "group" {
 		b.Queue(`SELECT id FROM groups WHERE name = ANY($1) ORDER BY id`, job.Visibility.Groups).Query(func(rows pgx.Rows) error {
 			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])

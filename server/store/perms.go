@@ -96,6 +96,15 @@ func (s *Store) CanChangeDevice(ctx context.Context, d *Device, user *User) (boo
 	return s.check(ctx, permSQL("device", "$1", PermChange, "$2", "$3", false), d.ID, user)
 }
 
+// submitPermSQL is CanSubmitToDeviceType in one round trip: the name
+// ($2 in realm $1) resolves to at most one type (a name first, then an
+// alias), and the condition for user ($3 superuser, $4 id) is evaluated on
+// it; no row is an unknown name.
+var submitPermSQL = `SELECT ` + DeviceTypeVisibleSQL("dt.id", "$3", "$4") + ` AND ` +
+	permSQL("device_type", "dt.id", PermSubmit, "$3", "$4", true) + `
+FROM (SELECT id FROM device_types WHERE realm_id = $1 AND name = $2
+UNION ALL SELECT device_type_id FROM aliases WHERE realm_id = $1 AND name = $2 LIMIT 1) dt (id)`
+
 // CanSubmitToDeviceType reports whether user may submit jobs to the device
 // type or alias name: it must be visible, and carry no submit rule or one
 // granting a group of the user. An unknown name is true (submission itself
@@ -104,15 +113,9 @@ func (s *Store) CanSubmitToDeviceType(ctx context.Context, realmID int64, name s
 	if user == nil {
 		return false, nil
 	}
-	// One round trip: the name resolves to at most one type (a name first,
-	// then an alias), and the condition is evaluated on it.
 	su, uid := viewerArgs(user)
-	q := `SELECT ` + DeviceTypeVisibleSQL("dt.id", "$3", "$4") + ` AND ` +
-		permSQL("device_type", "dt.id", PermSubmit, "$3", "$4", true) + `
-FROM (SELECT id FROM device_types WHERE realm_id = $1 AND name = $2
-UNION ALL SELECT device_type_id FROM aliases WHERE realm_id = $1 AND name = $2 LIMIT 1) dt (id)`
 	var ok bool
-	err := s.pool.QueryRow(ctx, q, realmID, name, su, uid).Scan(&ok)
+	err := s.pool.QueryRow(ctx, submitPermSQL, realmID, name, su, uid).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return true, nil // unknown type: SubmitJob answers
 	}

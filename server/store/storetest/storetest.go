@@ -134,7 +134,7 @@ func New(t testing.TB) *store.Store {
 	u := URL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.OpenWith(ctx, u, store.PoolConfig{MaxConns: 8})
+	st, err := store.OpenWith(ctx, u, store.PoolConfig{MaxConns: 12})
 	if err != nil {
 		t.Fatalf("storetest: %v", err)
 	}
