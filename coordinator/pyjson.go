@@ -8,7 +8,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf16"
+
+	"golava/pkg/events"
 )
 
 // Object is a JSON object that keeps the order of its keys, as Python's dict
@@ -270,43 +271,7 @@ func encodeValue(b *strings.Builder, v any) {
 	}
 }
 
-func quotePython(b *strings.Builder, s string) {
-	const hex = "0123456789abcdef"
-	u4 := func(r rune) {
-		b.WriteString(`\u`)
-		for shift := 12; shift >= 0; shift -= 4 {
-			b.WriteByte(hex[(r>>shift)&0xf])
-		}
-	}
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || (r >= 0x7f && r < 0x10000):
-			u4(r)
-		case r >= 0x10000:
-			r1, r2 := utf16.EncodeRune(r)
-			u4(r1)
-			u4(r2)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-}
+func quotePython(b *strings.Builder, s string) { events.WritePyString(b, s) }
 
 // truthy follows Python's truth test on decoded JSON values.
 func truthy(v any) bool {

@@ -138,6 +138,21 @@ func (o *Ordered) value(v any) string {
 
 func (o *Ordered) quote(s string) string {
 	var b strings.Builder
+	WritePyString(&b, s)
+	return b.String()
+}
+
+// WritePyString writes s as Python's json.dumps does by default
+// (ensure_ascii): ASCII stays as is, control characters and everything above
+// U+007F become \uXXXX escapes, with surrogate pairs beyond the BMP.
+func WritePyString(b *strings.Builder, s string) {
+	const hex = "0123456789abcdef"
+	u4 := func(r rune) {
+		b.WriteString(`\u`)
+		for shift := 12; shift >= 0; shift -= 4 {
+			b.WriteByte(hex[(r>>shift)&0xf])
+		}
+	}
 	b.WriteByte('"')
 	for _, r := range s {
 		switch {
@@ -155,17 +170,17 @@ func (o *Ordered) quote(s string) string {
 			b.WriteString(`\b`)
 		case r == '\f':
 			b.WriteString(`\f`)
-		case r < 0x20 || (r >= 0x7f && r < 0x10000):
-			fmt.Fprintf(&b, `\u%04x`, r)
+		case r < 0x20 || (r > 0x7f && r < 0x10000):
+			u4(r)
 		case r >= 0x10000:
 			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+			u4(r1)
+			u4(r2)
 		default:
 			b.WriteRune(r)
 		}
 	}
 	b.WriteByte('"')
-	return b.String()
 }
 
 // String renders the object.

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,25 @@ func TestWSMessageIsArrayOfFiveStrings(t *testing.T) {
 	for i := range want {
 		if parts[i] != want[i] {
 			t.Fatalf("frame %d = %q, want %q", i, parts[i], want[i])
+		}
+	}
+}
+
+func TestWritePyStringMatchesEnsureASCII(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{"del\x7f", "\"del\x7f\""}, // ASCII DEL is not escaped by json.dumps
+		{"tab\tnl\n\x01", `"tab\tnl\n\u0001"`},
+		{"é€", `"\u00e9\u20ac"`},
+		{"😀", `"\ud83d\ude00"`},
+		{`q"b\`, `"q\"b\\"`},
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		WritePyString(&b, tt.in)
+		if b.String() != tt.want {
+			t.Errorf("WritePyString(%q) = %s, want %s", tt.in, b.String(), tt.want)
 		}
 	}
 }
