@@ -438,7 +438,10 @@ func TestLeaderElection(t *testing.T) {
 	if err := b.Listen(l.ctx, store.NotifyJobs); err != nil {
 		t.Fatal(err)
 	}
-	l.exec(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`)
+	// Only this test's database: other tests share the cluster and their
+	// leaders hold advisory locks too.
+	l.exec(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
 	if _, err := b.WaitForNotification(l.ctx); err == nil {
 		t.Error("wait on a killed session succeeded")
 	}
