@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -88,6 +89,13 @@ func (l *Leader) Release(ctx context.Context) {
 	}
 	conn := l.conn.Hijack()
 	l.conn = nil
+	// Unlock before closing: the server drops a closed session's locks only
+	// once its backend has exited, so a successor trying at once could still
+	// find the lock held. On a dead connection this fails, and closing is
+	// all there is to do.
+	unlockCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, _ = conn.Exec(unlockCtx, `SELECT pg_advisory_unlock_all()`)
+	cancel()
 	conn.Close(ctx) //nolint:errcheck // closing a dead connection fails; the session is gone either way
 }
 
