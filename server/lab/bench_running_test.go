@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,24 +89,8 @@ SELECT 1, 'bd' || g, (SELECT id FROM device_types WHERE name = 'dut-sim'), (SELE
 	defer func() { stopWorker(); <-workerDone }()
 	running := jobStates(ctx, b, s.base, "Running")
 	body, _ := json.Marshal(map[string]string{"definition": benchJob})
-	hc := &http.Client{}
 	for b.Loop() {
-		var lat []time.Duration
-		for range samples {
-			t0 := time.Now()
-			id, err := s.submitOnce(hc, body)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for got := int64(0); got != id; {
-				select {
-				case got = <-running:
-				case <-time.After(30 * time.Second):
-					b.Fatalf("job %d not running within 30s", id)
-				}
-			}
-			lat = append(lat, time.Since(t0))
-		}
+		lat := s.submitAndWait(b, body, samples, running, 30*time.Second)
 		b.ReportMetric(ms(percentile(lat, 0.5)), "p50-ms")
 		b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
 		fmt.Printf("submit -> Running with golava's lava-worker: p50 %.2f ms, p99 %.2f ms (%d jobs)\n",

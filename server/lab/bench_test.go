@@ -10,12 +10,9 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"golava/server/api"
 	"golava/server/publisher"
@@ -178,55 +175,38 @@ func BenchmarkSubmitToScheduled(b *testing.B) {
 	body, _ := json.Marshal(map[string]string{"definition": benchJob})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, strings.Replace(s.base, "http", "ws", 1)+"/ws/", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ws.CloseNow()
-	ws.SetReadLimit(1 << 20)
-	scheduled := make(chan int64, 16)
-	go func() {
-		for {
-			_, msg, err := ws.Read(ctx)
-			if err != nil {
-				return
-			}
-			var parts []string
-			if json.Unmarshal(msg, &parts) != nil || len(parts) != 5 || !strings.HasSuffix(parts[0], ".testjob") {
-				continue
-			}
-			var d struct {
-				Job   int64  `json:"job"`
-				State string `json:"state"`
-			}
-			if json.Unmarshal([]byte(parts[4]), &d) == nil && d.State == "Scheduled" {
-				scheduled <- d.Job
-			}
-		}
-	}()
-	hc := &http.Client{}
+	scheduled := jobStates(ctx, b, s.base, "Scheduled")
 	for b.Loop() {
-		var lat []time.Duration
-		for range samples {
-			t0 := time.Now()
-			id, err := s.submitOnce(hc, body)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for got := int64(0); got != id; {
-				select {
-				case got = <-scheduled:
-				case <-time.After(10 * time.Second):
-					b.Fatalf("job %d not scheduled within 10s", id)
-				}
-			}
-			lat = append(lat, time.Since(t0))
-		}
+		lat := s.submitAndWait(b, body, samples, scheduled, 10*time.Second)
 		b.ReportMetric(ms(percentile(lat, 0.5)), "p50-ms")
 		b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
 		fmt.Printf("submit -> Scheduled on an idle device: p50 %.2f ms, p99 %.2f ms (%d jobs)\n",
 			ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), len(lat))
 	}
+}
+
+// submitAndWait submits n jobs one at a time and returns, for each, the
+// time from sending it to its id arriving on reached.
+func (s *benchServer) submitAndWait(b *testing.B, body []byte, n int, reached <-chan int64, timeout time.Duration) []time.Duration {
+	b.Helper()
+	hc := &http.Client{}
+	lat := make([]time.Duration, 0, n)
+	for range n {
+		t0 := time.Now()
+		id, err := s.submitOnce(hc, body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for got := int64(0); got != id; {
+			select {
+			case got = <-reached:
+			case <-time.After(timeout):
+				b.Fatalf("job %d did not reach the state within %s", id, timeout)
+			}
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return lat
 }
 
 // BenchmarkDutSimJobEndToEnd runs the smoke job (two test cases) on a dut-sim

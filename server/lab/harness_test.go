@@ -70,8 +70,14 @@ type proc struct {
 
 func startProc(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
+	return runProc(t, name, exec.Command(filepath.Join(binDir, name), args...))
+}
+
+// runProc starts cmd in its own process group, keeps its output for the
+// test log, and stops the whole group when the test ends.
+func runProc(t testing.TB, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{t: t, name: name, done: make(chan struct{}), cmd: cmd}
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = pw, pw
@@ -96,7 +102,7 @@ func startProc(t testing.TB, name string, args ...string) *proc {
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			t.Logf("---- %s output ----\n%s", name, p.output())
+			t.Logf("---- %s (pid %d) output ----\n%s", name, p.cmd.Process.Pid, p.output())
 		}
 	})
 	return p

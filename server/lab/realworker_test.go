@@ -1,9 +1,7 @@
 package lab_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,37 +169,9 @@ func startPython(t testing.TB, name string, env []string, args ...string) *proc 
 	if py == "" {
 		py = "/usr/bin/python3"
 	}
-	p := &proc{t: t, name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(py, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw := io.Pipe()
-	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 4<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.out.Write(sc.Bytes())
-			p.out.WriteByte('\n')
-			p.mu.Unlock()
-		}
-	}()
-	go func() {
-		_ = p.cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("---- %s (pid %s) output ----\n%s", name, strconv.Itoa(p.cmd.Process.Pid), p.output())
-		}
-	})
-	return p
+	cmd := exec.Command(py, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return runProc(t, name, cmd)
 }
 
 // killUnder sends SIGKILL to the process group of every process whose
