@@ -3,12 +3,13 @@ package secrets
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
+
+	"golava/pkg/mask"
 )
 
 // Mask replaces a secret value wherever it would be shown.
-const Mask = "[secret]"
+const Mask = mask.Text
 
 // Resolve turns a job's secrets: block into the values lava-run gets: a
 // value that is a path /lava/REALM/NAME is read from the box, any other
@@ -43,31 +44,9 @@ func (b *Box) Resolve(ctx context.Context, jobRealm string, block map[string]any
 	return out, nil
 }
 
-// Masker hides secret values in text (log lines, results, events).
-type Masker struct{ r *strings.Replacer }
+// Masker hides secret values in text (log lines, results, events); the
+// worker side uses the same code from pkg/mask.
+type Masker = mask.Masker
 
-// NewMasker masks every non-empty value, also inside other words (a short
-// secret hides more than itself: better than showing it). Longer values
-// are matched first, so a secret that contains another is hidden whole.
-func NewMasker(values []string) *Masker {
-	vals := make([]string, 0, len(values))
-	for _, v := range values {
-		if v != "" {
-			vals = append(vals, v)
-		}
-	}
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	pairs := make([]string, 0, 2*len(vals))
-	for _, v := range vals {
-		pairs = append(pairs, v, Mask)
-	}
-	return &Masker{r: strings.NewReplacer(pairs...)}
-}
-
-// Apply returns s with every secret value replaced by Mask.
-func (m *Masker) Apply(s string) string {
-	if m == nil {
-		return s
-	}
-	return m.r.Replace(s)
-}
+// NewMasker masks every non-empty value (see mask.New); nil when none.
+func NewMasker(values []string) *Masker { return mask.New(values) }
