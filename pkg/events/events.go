@@ -16,6 +16,9 @@ const (
 	TopicDevice  = "device"
 	TopicWorker  = "worker"
 	TopicEvent   = "event"
+	// TopicNotice is golava's own: one per job reaching Finished, for
+	// realm subscribers and webhooks (no LAVA client knows it).
+	TopicNotice = "notice"
 
 	DefaultPrefix = "org.lavasoftware"
 	// ServerUser is the username of device, worker and event messages.

@@ -56,6 +56,9 @@ func setJobState(ctx context.Context, tx pgx.Tx, j *Job, to, health string) erro
 	if !changed {
 		return nil
 	}
+	if to == JobFinished {
+		return finishedEvents(ctx, tx, j) // with the realm's notice (notices.go)
+	}
 	return jobEvent(ctx, tx, j)
 }
 
