@@ -31,9 +31,11 @@ type VisibilityConfig struct {
 
 // Visibility decides which events a WebSocket client may see: a client is
 // anonymous or authenticates with an API token (?token=, or the header
-// "Authorization: Token <secret>"); it sees worker events, and job, device
-// and log events of the jobs and devices it may see, as the REST API
-// decides (store.CanViewJobID, store.CanViewDeviceNamed). Decisions are
+// "Authorization: Token <secret>"); it sees only the events of the realm it
+// acts in (its token's; the default realm when anonymous), and there worker
+// events, and job, device, log events and notices of the jobs and devices
+// it may see, as the REST API decides (store.CanViewJobID,
+// store.CanViewDeviceNamed). Decisions are
 // shared by every connection of the same user, so 1,000 anonymous clients
 // cost one query per new job, not 1,000.
 type Visibility struct {
@@ -108,23 +110,37 @@ func (v *Visibility) Filter(r *http.Request) (func(events.Event) bool, error) {
 		}
 		user = u
 	}
-	if user != nil && user.IsSuperuser {
-		return nil, nil
-	}
 	return func(e events.Event) bool { return v.Allowed(e, user) }, nil
 }
 
+// eventRealm is the name of e's realm ("" is the default realm).
+func eventRealm(e events.Event) string {
+	if e.Realm == "" {
+		return store.DefaultRealmName
+	}
+	return e.Realm
+}
+
 // workerFilter authenticates a worker (its name and worker token, as on the
-// worker API): it sees what anonymous clients see, and every event of its
-// own jobs and devices, private or not, so it wakes up for all of them.
+// worker API): in its own realm only, it sees what anonymous clients would,
+// and every event of its own jobs and devices, private or not, so it wakes
+// up for all of them.
 func (v *Visibility) workerFilter(r *http.Request, name string) (func(events.Event) bool, error) {
-	if _, err := v.st.AuthWorker(r.Context(), store.DefaultRealm, name, r.Header.Get("LAVA-Token")); err != nil {
+	w, err := v.st.AuthWorker(r.Context(), 0, name, r.Header.Get("LAVA-Token"))
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidToken) {
 			return nil, fmt.Errorf("invalid worker credentials")
 		}
 		return nil, fmt.Errorf("authenticate worker: %w", err)
 	}
+	realm, err := v.st.RealmByID(r.Context(), w.RealmID)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate worker: %w", err)
+	}
 	return func(e events.Event) bool {
+		if eventRealm(e) != realm.Name {
+			return false
+		}
 		if e.Topic == events.TopicTestJob || e.Topic == events.TopicDevice {
 			var d struct {
 				Worker *string `json:"worker"`
@@ -133,7 +149,7 @@ func (v *Visibility) workerFilter(r *http.Request, name string) (func(events.Eve
 				return true
 			}
 		}
-		return v.Allowed(e, nil)
+		return v.allowedIn(e, nil, realm.Name)
 	}, nil
 }
 
@@ -158,15 +174,29 @@ type eventRefs struct {
 	Device *string         `json:"device"`
 }
 
-// Allowed reports whether user (nil: anonymous) may see e.
+// Allowed reports whether user (nil: anonymous) may see e: an event of the
+// realm the user acts in (user.Realm, the default realm when anonymous or
+// unset), that the user may see there.
 func (v *Visibility) Allowed(e events.Event, user *store.User) bool {
+	realm := store.DefaultRealmName
+	if user != nil && user.Realm != "" {
+		realm = user.Realm
+	}
+	return v.allowedIn(e, user, realm)
+}
+
+// allowedIn is Allowed for a user acting in the realm named realm.
+func (v *Visibility) allowedIn(e events.Event, user *store.User, realm string) bool {
+	if eventRealm(e) != realm {
+		return false
+	}
 	if user != nil && user.IsSuperuser {
 		return true
 	}
 	switch e.Topic {
 	case events.TopicWorker:
 		return true
-	case events.TopicTestJob, events.TopicDevice, events.TopicEvent:
+	case events.TopicTestJob, events.TopicDevice, events.TopicEvent, events.TopicNotice:
 	default:
 		return false
 	}
