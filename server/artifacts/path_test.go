@@ -1,0 +1,85 @@
+package artifacts_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"golava/server/artifacts"
+)
+
+func TestValidPath(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"a", "a/b/c.tar.gz", "kernel/Image", "with space/ü.bin", ".hidden", "a..b"} {
+		if err := artifacts.ValidPath(p); err != nil {
+			t.Errorf("ValidPath(%q) = %v", p, err)
+		}
+	}
+	for p, want := range map[string]string{
+		"":                            "empty",
+		"/abs":                        "relative",
+		"a/":                          "ends with '/'",
+		"a//b":                        "empty segment 2",
+		"a/../b":                      `segment 2 is ".."`,
+		"./a":                         `segment 1 is "."`,
+		"..":                          `segment 1 is ".."`,
+		"a\\b":                        "backslash",
+		"a\nb":                        "unprintable",
+		"a\x00":                       "unprintable",
+		"\xff":                        "UTF-8",
+		"a/.golava-upload-1":          "reserved",
+		strings.Repeat("x", 1025):     "more than 1024",
+		"x/" + strings.Repeat("y", 2): "",
+	} {
+		err := artifacts.ValidPath(p)
+		if want == "" {
+			if err != nil {
+				t.Errorf("ValidPath(%q) = %v", p, err)
+			}
+			continue
+		}
+		if !errors.Is(err, artifacts.ErrInvalidPath) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidPath(%q) = %v, want an error saying %q", p, err, want)
+		}
+	}
+}
+
+func TestParseS3URL(t *testing.T) {
+	t.Parallel()
+	c, err := artifacts.ParseS3URL("https://AK:S%2Fk@s3.example:9000/bucket?region=eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := artifacts.S3Config{Endpoint: "s3.example:9000", Bucket: "bucket", AccessKey: "AK", SecretKey: "S/k", Region: "eu-west-1", TLS: true}
+	if c != want {
+		t.Fatalf("ParseS3URL = %+v, want %+v", c, want)
+	}
+	for in, want := range map[string]string{
+		"ftp://a:b@h/b":           "scheme",
+		"http://a:b@h/":           "bucket",
+		"http://a:b@h/b/c":        "bucket",
+		"http://h/b":              "ACCESS:SECRET",
+		"http://a@h/b":            "secret",
+		"http://a:b@h/b?x=1":      `"x"`,
+		"http://a:topsecret@/b":   "HOST",
+		"http://a:top secret@h/b": "not a URL",
+	} {
+		_, err := artifacts.ParseS3URL(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseS3URL(%q) = %v, want an error saying %q", in, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret@") || err != nil && strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("ParseS3URL(%q) error shows the secret: %v", in, err)
+		}
+	}
+	for in, want := range map[string]int64{"10": 10, "2K": 2048, "3m": 3 << 20, "1G": 1 << 30} {
+		if n, err := artifacts.ParseSize(in); err != nil || n != want {
+			t.Errorf("ParseSize(%q) = %d, %v", in, n, err)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "1T", "G", "99999999999G"} {
+		if _, err := artifacts.ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+}
