@@ -60,7 +60,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var envErr error
 	dbURL := fs.String("database-url", env("LAVA_DATABASE_URL", ""), "PostgreSQL URL, e.g. postgres://lava@127.0.0.1/lava (env LAVA_DATABASE_URL; required)")
-	realm := fs.Int64("realm", envInt("LAVA_REALM", store.DefaultRealm, &envErr), "id of the realm to schedule (env LAVA_REALM)")
+	realm := fs.Int64("realm", envInt("LAVA_REALM", 0, &envErr), "id of the one realm to schedule; 0 schedules every realm, including realms added later (env LAVA_REALM)")
 	tick := fs.Duration("tick", envDuration("LAVA_SCHEDULER_TICK", time.Second, &envErr), "pass period without notifications; also the worker liveness check period (env LAVA_SCHEDULER_TICK)")
 	workerTimeout := fs.Duration("worker-timeout", envDuration("LAVA_WORKER_TIMEOUT", 60*time.Second, &envErr), "a worker without a ping for this long goes Offline (env LAVA_WORKER_TIMEOUT)")
 	lostGrace := fs.Duration("lost-job-grace", envDuration("LAVA_LOST_JOB_GRACE", 5*time.Minute, &envErr), "jobs of a worker Offline for this long end Incomplete (env LAVA_LOST_JOB_GRACE)")
@@ -106,8 +106,11 @@ func run(args []string, stderr io.Writer) int {
 		logger.Error("metrics and retention", slog.Any("error", err))
 		return 1
 	}
-	s := scheduler.New(st, logger, cfg)
-	if err := s.Run(ctx); err != nil {
+	run := scheduler.New(st, logger, cfg).Run
+	if *realm == 0 {
+		run = func(ctx context.Context) error { return scheduler.RunRealms(ctx, st, logger, cfg) }
+	}
+	if err := run(ctx); err != nil {
 		logger.Error("scheduler stopped", slog.Any("error", err))
 		return 1
 	}

@@ -201,6 +201,7 @@ func withStore(ctx context.Context, f *flags, cio cmdIO, name string, fn func(*s
 
 func cmdUsersAdd(ctx context.Context, args []string, cio cmdIO) int {
 	f := newFlags("users add", "NAME", cio)
+	realm := f.String("realm", "", "realm (default: the default realm)")
 	su := f.Bool("superuser", false, "make the user a superuser (and staff)")
 	pw := f.String("password", "", "password for the web UI and worker registration (none: token only)")
 	pwFile := f.String("password-file", "", "read the password from the first line of this file (keeps it out of ps)")
@@ -218,7 +219,7 @@ func cmdUsersAdd(ctx context.Context, args []string, cio cmdIO) int {
 		*pw = strings.TrimSuffix(line, "\r")
 	}
 	return withStore(ctx, f, cio, "users add", func(st *store.Store) error {
-		u, err := admin.AddUser(ctx, st, store.NewUser{Username: pos[0], Password: *pw, Email: *email, IsSuperuser: *su, IsStaff: *su})
+		u, err := admin.AddUser(ctx, st, *realm, store.NewUser{Username: pos[0], Password: *pw, Email: *email, IsSuperuser: *su, IsStaff: *su})
 		if err == nil {
 			fmt.Fprintf(cio.stdout, "user %s added (id %d)\n", u.Username, u.ID)
 		}
@@ -228,6 +229,7 @@ func cmdUsersAdd(ctx context.Context, args []string, cio cmdIO) int {
 
 func cmdTokensAdd(ctx context.Context, args []string, cio cmdIO) int {
 	f := newFlags("tokens add", "", cio)
+	realm := f.String("realm", "", "realm (default: the default realm)")
 	user := f.String("user", "", "owner of the token (required)")
 	desc := f.String("description", "", "what the token is for")
 	if _, code, ok := f.parse(args, 0, 0); !ok {
@@ -237,7 +239,7 @@ func cmdTokensAdd(ctx context.Context, args []string, cio cmdIO) int {
 		return fail(cio, "tokens add", errors.New("--user is required"))
 	}
 	return withStore(ctx, f, cio, "tokens add", func(st *store.Store) error {
-		secret, err := admin.AddToken(ctx, st, *user, *desc)
+		secret, err := admin.AddToken(ctx, st, *realm, *user, *desc)
 		if err == nil {
 			fmt.Fprintln(cio.stdout, secret)
 		}
@@ -247,13 +249,14 @@ func cmdTokensAdd(ctx context.Context, args []string, cio cmdIO) int {
 
 func cmdWorkersAdd(ctx context.Context, args []string, cio cmdIO) int {
 	f := newFlags("workers add", "NAME", cio)
+	realm := f.String("realm", "", "realm (default: the default realm)")
 	desc := f.String("description", "", "description of the worker")
 	pos, code, ok := f.parse(args, 1, 1)
 	if !ok {
 		return code
 	}
 	return withStore(ctx, f, cio, "workers add", func(st *store.Store) error {
-		token, err := admin.AddWorker(ctx, st, pos[0], *desc)
+		token, err := admin.AddWorker(ctx, st, *realm, pos[0], *desc)
 		if err == nil {
 			fmt.Fprintln(cio.stdout, token)
 		}
@@ -263,6 +266,7 @@ func cmdWorkersAdd(ctx context.Context, args []string, cio cmdIO) int {
 
 func cmdDeviceTypesAdd(ctx context.Context, args []string, cio cmdIO) int {
 	f := newFlags("device-types add", "NAME", cio)
+	realm := f.String("realm", "", "realm (default: the default realm)")
 	desc := f.String("description", "", "description of the device type")
 	freq := f.Int("health-frequency", 24, "run a health check every N hours or jobs")
 	denom := f.String("health-denominator", "hours", "hours or jobs")
@@ -272,7 +276,7 @@ func cmdDeviceTypesAdd(ctx context.Context, args []string, cio cmdIO) int {
 		return code
 	}
 	return withStore(ctx, f, cio, "device-types add", func(st *store.Store) error {
-		err := admin.AddDeviceType(ctx, st, store.NewDeviceType{Name: pos[0], Description: *desc,
+		err := admin.AddDeviceType(ctx, st, *realm, store.NewDeviceType{Name: pos[0], Description: *desc,
 			HealthFrequency: *freq, HealthDenominator: *denom, DisableHealthCheck: *noHC})
 		if err == nil {
 			fmt.Fprintf(cio.stdout, "device type %s added\n", pos[0])
@@ -283,6 +287,7 @@ func cmdDeviceTypesAdd(ctx context.Context, args []string, cio cmdIO) int {
 
 func cmdDevicesAdd(ctx context.Context, args []string, cio cmdIO) int {
 	f := newFlags("devices add", "NAME", cio)
+	realm := f.String("realm", "", "realm (default: the default realm)")
 	dt := f.String("device-type", "", "device type (required)")
 	worker := f.String("worker", "", "worker the device is attached to")
 	dict := f.String("dict", "", "device dictionary file (Jinja2)")
@@ -303,7 +308,7 @@ func cmdDevicesAdd(ctx context.Context, args []string, cio cmdIO) int {
 		}
 	}
 	return withStore(ctx, f, cio, "devices add", func(st *store.Store) error {
-		d, err := admin.AddDevice(ctx, st, store.NewDevice{Hostname: pos[0], DeviceType: *dt, Worker: *worker,
+		d, err := admin.AddDevice(ctx, st, *realm, store.NewDevice{Hostname: pos[0], DeviceType: *dt, Worker: *worker,
 			Tags: tagList, Health: *health, Description: *desc}, *dict)
 		if err == nil {
 			fmt.Fprintf(cio.stdout, "device %s added (%s, %s)\n", d.Hostname, d.DeviceType, d.Health)

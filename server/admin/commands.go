@@ -14,36 +14,72 @@ import (
 // MaxDictionaryBytes bounds a device dictionary file.
 const MaxDictionaryBytes = 1 << 20
 
-// AddUser creates an account.
-func AddUser(ctx context.Context, st *store.Store, nu store.NewUser) (*store.User, error) {
+// RealmID resolves a realm name given on the command line ("" is the
+// default realm), with an error naming the flag.
+func RealmID(ctx context.Context, st *store.Store, name string) (int64, error) {
+	if name == "" || name == store.DefaultRealmName {
+		return store.DefaultRealm, nil
+	}
+	r, err := st.RealmByName(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("--realm %q: %w (lava-server realms list shows them)", name, err)
+	}
+	return r.ID, nil
+}
+
+// AddUser creates an account, a member of realm ("" is the default realm).
+func AddUser(ctx context.Context, st *store.Store, realm string, nu store.NewUser) (*store.User, error) {
+	id, err := RealmID(ctx, st, realm)
+	if err != nil {
+		return nil, err
+	}
+	nu.RealmID = id
 	return st.CreateUser(ctx, nu)
 }
 
-// AddToken creates an API token for username and returns its secret.
-func AddToken(ctx context.Context, st *store.Store, username, description string) (string, error) {
+// AddToken creates an API token for username acting in realm and returns
+// its secret.
+func AddToken(ctx context.Context, st *store.Store, realm, username, description string) (string, error) {
+	id, err := RealmID(ctx, st, realm)
+	if err != nil {
+		return "", err
+	}
 	u, err := st.UserByName(ctx, username)
 	if err != nil {
 		return "", fmt.Errorf("add token: %w", err)
 	}
-	secret, _, err := st.CreateToken(ctx, u.ID, description)
+	secret, _, err := st.CreateToken(ctx, u.ID, id, description)
 	return secret, err
 }
 
-// AddWorker creates a worker in the default realm and returns its token.
-func AddWorker(ctx context.Context, st *store.Store, name, description string) (string, error) {
-	_, token, err := st.CreateWorker(ctx, store.DefaultRealm, name, description)
+// AddWorker creates a worker in realm and returns its token; the token
+// binds the worker to that realm.
+func AddWorker(ctx context.Context, st *store.Store, realm, name, description string) (string, error) {
+	id, err := RealmID(ctx, st, realm)
+	if err != nil {
+		return "", err
+	}
+	_, token, err := st.CreateWorker(ctx, id, name, description)
 	return token, err
 }
 
-// AddDeviceType creates a device type in the default realm.
-func AddDeviceType(ctx context.Context, st *store.Store, n store.NewDeviceType) error {
-	_, err := st.CreateDeviceType(ctx, store.DefaultRealm, n)
+// AddDeviceType creates a device type in realm.
+func AddDeviceType(ctx context.Context, st *store.Store, realm string, n store.NewDeviceType) error {
+	id, err := RealmID(ctx, st, realm)
+	if err != nil {
+		return err
+	}
+	_, err = st.CreateDeviceType(ctx, id, n)
 	return err
 }
 
-// AddDevice creates a device in the default realm; dictPath, when not
-// empty, is read as its Jinja2 dictionary.
-func AddDevice(ctx context.Context, st *store.Store, nd store.NewDevice, dictPath string) (*store.Device, error) {
+// AddDevice creates a device in realm; dictPath, when not empty, is read
+// as its Jinja2 dictionary.
+func AddDevice(ctx context.Context, st *store.Store, realm string, nd store.NewDevice, dictPath string) (*store.Device, error) {
+	id, err := RealmID(ctx, st, realm)
+	if err != nil {
+		return nil, err
+	}
 	if dictPath != "" {
 		dict, err := ReadDictionary(dictPath)
 		if err != nil {
@@ -51,7 +87,7 @@ func AddDevice(ctx context.Context, st *store.Store, nd store.NewDevice, dictPat
 		}
 		nd.Dictionary = dict
 	}
-	return st.CreateDevice(ctx, store.DefaultRealm, nd)
+	return st.CreateDevice(ctx, id, nd)
 }
 
 // ReadDictionary reads a device dictionary file, bounded in size.

@@ -45,7 +45,7 @@ func setupAdminAPI(t *testing.T, cfg Config, lab bool) *adminAPI {
 		if err != nil {
 			t.Fatal(err)
 		}
-		secret, _, err := a.st.CreateToken(ctx, user.ID, "")
+		secret, _, err := a.st.CreateToken(ctx, user.ID, store.DefaultRealm, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,19 +6,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"golava/server/store"
 )
 
 func TestAuthenticate(t *testing.T) {
 	t.Parallel()
 	a := setupAdminAPI(t, Config{}, false)
-	if _, err := a.st.Pool().Exec(context.Background(), `INSERT INTO users (username, is_active) VALUES ('gone', false)`); err != nil {
+	if _, err := a.st.Pool().Exec(context.Background(), `WITH u AS (INSERT INTO users (username, is_active) VALUES ('gone', false) RETURNING id)
+INSERT INTO realm_members (realm_id, user_id) SELECT 1, id FROM u`); err != nil {
 		t.Fatal(err)
 	}
 	gone, err := a.st.UserByName(context.Background(), "gone")
 	if err != nil {
 		t.Fatal(err)
 	}
-	goneToken, _, err := a.st.CreateToken(context.Background(), gone.ID, "")
+	goneToken, _, err := a.st.CreateToken(context.Background(), gone.ID, store.DefaultRealm, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func (s *Server) submitDenied(r *http.Request, user *store.User, job *jobdef.Job
 		if name == "" {
 			continue
 		}
-		ok, err := s.store.CanSubmitToDeviceType(r.Context(), store.DefaultRealm, name, user)
+		ok, err := s.store.CanSubmitToDeviceType(r.Context(), realmOf(r), name, user)
 		if err != nil {
 			return "", err
 		}

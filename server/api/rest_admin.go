@@ -164,7 +164,7 @@ func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ws, total, err := s.store.ListWorkers(r.Context(), store.DefaultRealm, q)
+	ws, total, err := s.store.ListWorkers(r.Context(), realmOf(r), q)
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return
@@ -177,7 +177,7 @@ func (s *Server) listWorkers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getWorker(w http.ResponseWriter, r *http.Request) {
-	wk, err := s.store.WorkerByName(r.Context(), store.DefaultRealm, chi.URLParam(r, "hostname"))
+	wk, err := s.store.WorkerByName(r.Context(), realmOf(r), chi.URLParam(r, "hostname"))
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return
@@ -190,7 +190,7 @@ func (s *Server) listDeviceTypes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	dts, total, err := s.store.ListDeviceTypes(r.Context(), store.DefaultRealm, q)
+	dts, total, err := s.store.ListDeviceTypes(r.Context(), realmOf(r), q)
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return
@@ -203,7 +203,7 @@ func (s *Server) listDeviceTypes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getDeviceType(w http.ResponseWriter, r *http.Request) {
-	dt, err := s.store.DeviceTypeByName(r.Context(), store.DefaultRealm, chi.URLParam(r, "name"))
+	dt, err := s.store.DeviceTypeByName(r.Context(), realmOf(r), chi.URLParam(r, "name"))
 	if err == nil {
 		err = s.hiddenDeviceType(r, dt.ID)
 	}
@@ -221,7 +221,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 	}
 	// LAVA hides Retired devices unless ?all= is given (any non-empty value).
 	all := r.URL.Query().Get("all") != ""
-	ds, total, err := s.store.ListDevices(r.Context(), store.DefaultRealm, q, all)
+	ds, total, err := s.store.ListDevices(r.Context(), realmOf(r), q, all)
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return
@@ -239,7 +239,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
-	d, err := s.store.DeviceByName(r.Context(), store.DefaultRealm, chi.URLParam(r, "hostname"))
+	d, err := s.store.DeviceByName(r.Context(), realmOf(r), chi.URLParam(r, "hostname"))
 	if err == nil {
 		err = s.hiddenDevice(r, d)
 	}
@@ -268,5 +268,5 @@ func (s *Server) deviceTagIDs(r *http.Request, ds ...store.Device) (map[string]i
 	if len(names) == 0 {
 		return nil, nil
 	}
-	return s.store.TagIDs(r.Context(), store.DefaultRealm, names)
+	return s.store.TagIDs(r.Context(), realmOf(r), names)
 }

@@ -97,7 +97,7 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
 	if _, ok := requireUser(w, r); !ok {
 		return
 	}
-	tags, err := s.store.ListTags(r.Context(), store.DefaultRealm)
+	tags, err := s.store.ListTags(r.Context(), realmOf(r))
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -123,7 +123,7 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) tagByID(w http.ResponseWriter, r *http.Request) (*store.Tag, bool) {
 	id, _ := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	tags, err := s.store.ListTags(r.Context(), store.DefaultRealm)
+	tags, err := s.store.ListTags(r.Context(), realmOf(r))
 	if err != nil {
 		s.internalError(w, r, err)
 		return nil, false
@@ -159,7 +159,7 @@ func (s *Server) createTag(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"name": {"This field is required."}})
 		return
 	}
-	err := s.store.CreateTag(r.Context(), store.DefaultRealm, name, fields["description"])
+	err := s.store.CreateTag(r.Context(), realmOf(r), name, fields["description"])
 	if errors.Is(err, store.ErrConflict) {
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"name": {"tag with this name already exists."}})
 		return
@@ -168,7 +168,7 @@ func (s *Server) createTag(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"name": {err.Error()}})
 		return
 	}
-	t, err := s.store.TagByName(r.Context(), store.DefaultRealm, name)
+	t, err := s.store.TagByName(r.Context(), realmOf(r), name)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -184,7 +184,7 @@ func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.store.DeleteTag(r.Context(), store.DefaultRealm, t.Name); err != nil {
+	if err := s.store.DeleteTag(r.Context(), realmOf(r), t.Name); err != nil {
 		s.storeFailure(w, r, err)
 		return
 	}
@@ -193,7 +193,7 @@ func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) {
 
 // visibleAliases lists the aliases of device types the caller may see.
 func (s *Server) visibleAliases(r *http.Request) ([]store.Alias, error) {
-	all, err := s.store.ListAliases(r.Context(), store.DefaultRealm)
+	all, err := s.store.ListAliases(r.Context(), realmOf(r))
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func (s *Server) createAlias(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"name": {"This field is required."}, "device_type": {"This field is required."}})
 		return
 	}
-	err := s.store.CreateAlias(r.Context(), store.DefaultRealm, a.Name, a.DeviceType)
+	err := s.store.CreateAlias(r.Context(), realmOf(r), a.Name, a.DeviceType)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"device_type": {`Invalid pk "` + a.DeviceType + `" - object does not exist.`}})
@@ -284,7 +284,7 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) {
 	if _, ok := requireSuperuser(w, r); !ok {
 		return
 	}
-	if err := s.store.DeleteAlias(r.Context(), store.DefaultRealm, chi.URLParam(r, "name")); err != nil {
+	if err := s.store.DeleteAlias(r.Context(), realmOf(r), chi.URLParam(r, "name")); err != nil {
 		s.storeFailure(w, r, err)
 		return
 	}

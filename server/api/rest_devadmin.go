@@ -42,7 +42,7 @@ func (s *Server) restDevAdmin(r chi.Router) {
 // listFairShare is GET fair-share/: the weighted groups with their running
 // and queued jobs (golava's fair share between groups).
 func (s *Server) listFairShare(w http.ResponseWriter, r *http.Request) {
-	list, err := s.store.ListFairShare(r.Context(), store.DefaultRealm)
+	list, err := s.store.ListFairShare(r.Context(), realmOf(r))
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return
@@ -68,7 +68,7 @@ func (s *Server) setFairShare(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"weight": {"A number is required."}})
 		return
 	}
-	if err := s.store.SetFairShare(r.Context(), store.DefaultRealm, fields["group"], weight); err != nil {
+	if err := s.store.SetFairShare(r.Context(), realmOf(r), fields["group"], weight); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			writeJSON(w, http.StatusBadRequest, map[string][]string{"group": {fmt.Sprintf("Group %q does not exist.", fields["group"])}})
 			return
@@ -105,7 +105,7 @@ func (s *Server) changeableDevice(w http.ResponseWriter, r *http.Request) (*stor
 	if !ok {
 		return nil, nil, false
 	}
-	d, err := s.store.DeviceByName(r.Context(), store.DefaultRealm, chi.URLParam(r, "hostname"))
+	d, err := s.store.DeviceByName(r.Context(), realmOf(r), chi.URLParam(r, "hostname"))
 	if err == nil {
 		err = s.hiddenDevice(r, d)
 	}
@@ -140,7 +140,7 @@ func (s *Server) setDeviceHealth(w http.ResponseWriter, r *http.Request) {
 		restMessage(w, http.StatusBadRequest, fmt.Sprintf("Invalid health %q: one of %s", fields["health"], strings.Join(store.DeviceHealths, ", ")))
 		return
 	}
-	if _, err := s.store.SetDeviceHealth(r.Context(), store.DefaultRealm, d.Hostname, health); err != nil {
+	if _, err := s.store.SetDeviceHealth(r.Context(), realmOf(r), d.Hostname, health); err != nil {
 		s.storeFailure(w, r, err)
 		return
 	}
@@ -152,7 +152,7 @@ func (s *Server) setDeviceHealth(w http.ResponseWriter, r *http.Request) {
 // getDeviceDictionary is GET devices/<hostname>/dictionary/[?render=1]: the
 // Jinja2 dictionary, or with render the device configuration it makes.
 func (s *Server) getDeviceDictionary(w http.ResponseWriter, r *http.Request) {
-	d, err := s.store.DeviceByName(r.Context(), store.DefaultRealm, chi.URLParam(r, "hostname"))
+	d, err := s.store.DeviceByName(r.Context(), realmOf(r), chi.URLParam(r, "hostname"))
 	if err == nil {
 		err = s.hiddenDevice(r, d)
 	}
@@ -179,7 +179,7 @@ func (s *Server) getDeviceDictionary(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderDictionary(r *http.Request, d *store.Device) (string, error) {
-	tmpl, _, err := s.store.DeviceTypeDocs(r.Context(), store.DefaultRealm, d.DeviceType)
+	tmpl, _, err := s.store.DeviceTypeDocs(r.Context(), realmOf(r), d.DeviceType)
 	if err != nil {
 		return "", err
 	}
@@ -208,7 +208,7 @@ func (s *Server) setDeviceDictionary(w http.ResponseWriter, r *http.Request) {
 		restError(w, http.StatusBadRequest, fmt.Sprintf("Error updating configuration for device '%s': %v", d.Hostname, err))
 		return
 	}
-	if err := s.store.SetDeviceDictionary(r.Context(), store.DefaultRealm, d.Hostname, dict); err != nil {
+	if err := s.store.SetDeviceDictionary(r.Context(), realmOf(r), d.Hostname, dict); err != nil {
 		s.storeFailure(w, r, err)
 		return
 	}
@@ -244,7 +244,7 @@ func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request) {
 	if v, ok := fields["device_type"]; ok {
 		u.DeviceType = &v
 	}
-	if err := s.store.UpdateDevice(r.Context(), store.DefaultRealm, d.Hostname, u); err != nil {
+	if err := s.store.UpdateDevice(r.Context(), realmOf(r), d.Hostname, u); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			restMessage(w, http.StatusBadRequest, err.Error())
 			return
@@ -253,7 +253,7 @@ func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Answered directly: getDevice hides a device just Retired.
-	d, err := s.store.DeviceByName(r.Context(), store.DefaultRealm, d.Hostname)
+	d, err := s.store.DeviceByName(r.Context(), realmOf(r), d.Hostname)
 	var tagIDs map[string]int64
 	if err == nil {
 		tagIDs, err = s.deviceTagIDs(r, *d)
@@ -280,7 +280,7 @@ func (s *Server) restCreateWorker(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"hostname": {err.Error()}})
 		return
 	}
-	wk, token, err := s.store.CreateWorker(r.Context(), store.DefaultRealm, name, fields["description"])
+	wk, token, err := s.store.CreateWorker(r.Context(), realmOf(r), name, fields["description"])
 	if errors.Is(err, store.ErrConflict) {
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"hostname": {"worker with this hostname already exists."}})
 		return
@@ -325,7 +325,7 @@ func (s *Server) updateWorker(w http.ResponseWriter, r *http.Request) {
 		}
 		u.JobLimit = &n
 	}
-	if err := s.store.UpdateWorker(r.Context(), store.DefaultRealm, chi.URLParam(r, "hostname"), u); err != nil {
+	if err := s.store.UpdateWorker(r.Context(), realmOf(r), chi.URLParam(r, "hostname"), u); err != nil {
 		s.storeFailure(w, r, err)
 		return
 	}
@@ -336,7 +336,7 @@ func (s *Server) updateWorker(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getWorkerDoc(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := chi.URLParam(r, "hostname")
-		doc, err := s.store.WorkerDoc(r.Context(), store.DefaultRealm, name, kind)
+		doc, err := s.store.WorkerDoc(r.Context(), realmOf(r), name, kind)
 		if err != nil {
 			s.storeFailure(w, r, err)
 			return
@@ -373,7 +373,7 @@ func (s *Server) setWorkerDoc(field, kind string) http.HandlerFunc {
 			writeJSON(w, http.StatusBadRequest, map[string][]string{field: {err.Error()}})
 			return
 		}
-		if err := s.store.SetWorkerDoc(r.Context(), store.DefaultRealm, chi.URLParam(r, "hostname"), kind, doc); err != nil {
+		if err := s.store.SetWorkerDoc(r.Context(), realmOf(r), chi.URLParam(r, "hostname"), kind, doc); err != nil {
 			s.storeFailure(w, r, err)
 			return
 		}
@@ -387,7 +387,7 @@ func (s *Server) setWorkerDoc(field, kind string) http.HandlerFunc {
 func (s *Server) typeAvailability(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
 	if name != "" {
-		dt, err := s.store.DeviceTypeByName(r.Context(), store.DefaultRealm, name)
+		dt, err := s.store.DeviceTypeByName(r.Context(), realmOf(r), name)
 		if err == nil {
 			err = s.hiddenDeviceType(r, dt.ID)
 		}
@@ -396,7 +396,7 @@ func (s *Server) typeAvailability(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	as, err := s.store.DeviceTypeAvailability(r.Context(), store.DefaultRealm, name)
+	as, err := s.store.DeviceTypeAvailability(r.Context(), realmOf(r), name)
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return

@@ -231,7 +231,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Limit, f.Offset = page.Limit, page.Offset
-	jobs, count, err := s.store.ListJobs(r.Context(), store.DefaultRealm, userFrom(r), f)
+	jobs, count, err := s.store.ListJobs(r.Context(), realmOf(r), userFrom(r), f)
 	if errors.Is(err, store.ErrBadFilter) {
 		restError(w, http.StatusBadRequest, err.Error())
 		return
@@ -255,7 +255,7 @@ func (s *Server) visibleJob(w http.ResponseWriter, r *http.Request) (*store.Job,
 		restError(w, http.StatusNotFound, "Not found.")
 		return nil, false
 	}
-	j, err := s.store.GetJob(r.Context(), store.DefaultRealm, id, userFrom(r))
+	j, err := s.store.GetJob(r.Context(), realmOf(r), id, userFrom(r))
 	if errors.Is(err, store.ErrNotFound) {
 		restError(w, http.StatusNotFound, "Not found.")
 		return nil, false
@@ -382,7 +382,7 @@ func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *
 	}
 	// SubmitJobEstimate checks the submit permission first (submitDenied's
 	// check, folded into its first round trip).
-	ids, est, err := s.store.SubmitJobEstimate(r.Context(), store.DefaultRealm, user, def, job)
+	ids, est, err := s.store.SubmitJobEstimate(r.Context(), realmOf(r), user, def, job)
 	var se *store.SubmitError
 	var denied *store.SubmitDeniedError
 	if errors.As(err, &denied) {
@@ -543,7 +543,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		restError(w, http.StatusNotFound, "Not found.")
 		return
 	}
-	err = s.store.CancelJob(r.Context(), store.DefaultRealm, id, userFrom(r))
+	err = s.store.CancelJob(r.Context(), realmOf(r), id, userFrom(r))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		restError(w, http.StatusNotFound, "Not found.")

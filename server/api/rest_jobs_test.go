@@ -47,7 +47,7 @@ func setupJobsAPI(t *testing.T) *jobsAPI {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := a.st.CreateToken(ctx, u.ID, "test")
+		tok, _, err := a.st.CreateToken(ctx, u.ID, store.DefaultRealm, "test")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,7 @@ func (s *Server) listPeriodic(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	all, err := s.store.ListPeriodicJobs(r.Context(), store.DefaultRealm)
+	all, err := s.store.ListPeriodicJobs(r.Context(), realmOf(r))
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return
@@ -52,7 +52,7 @@ func (s *Server) ownedPeriodic(w http.ResponseWriter, r *http.Request) (*store.P
 	if !ok {
 		return nil, false
 	}
-	p, err := s.store.PeriodicJobByName(r.Context(), store.DefaultRealm, chi.URLParam(r, "name"))
+	p, err := s.store.PeriodicJobByName(r.Context(), realmOf(r), chi.URLParam(r, "name"))
 	if err == nil && !user.IsSuperuser && p.OwnerID != user.ID {
 		err = store.ErrNotFound
 	}
@@ -74,7 +74,7 @@ func (s *Server) deletePeriodic(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.store.DeletePeriodicJob(r.Context(), store.DefaultRealm, p.Name); err != nil {
+	if err := s.store.DeletePeriodicJob(r.Context(), realmOf(r), p.Name); err != nil {
 		s.storeFailure(w, r, err)
 		return
 	}
@@ -92,11 +92,11 @@ func (s *Server) enablePeriodic(enabled bool) http.HandlerFunc {
 			restMessage(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		if err := s.store.SetPeriodicJobEnabled(r.Context(), store.DefaultRealm, p.Name, enabled, c.Next(time.Now())); err != nil {
+		if err := s.store.SetPeriodicJobEnabled(r.Context(), realmOf(r), p.Name, enabled, c.Next(time.Now())); err != nil {
 			s.storeFailure(w, r, err)
 			return
 		}
-		p, _ = s.store.PeriodicJobByName(r.Context(), store.DefaultRealm, p.Name)
+		p, _ = s.store.PeriodicJobByName(r.Context(), realmOf(r), p.Name)
 		writeJSON(w, http.StatusOK, p)
 	}
 }
@@ -145,7 +145,7 @@ func (s *Server) createPeriodic(w http.ResponseWriter, r *http.Request) {
 	enabled := f["enabled"] == "" || f["enabled"] == "true" || f["enabled"] == "1"
 	p := store.PeriodicJob{Name: f["name"], Cron: f["cron"], Timezone: f["timezone"], Definition: f["definition"],
 		OwnerID: user.ID, Enabled: enabled}
-	if _, err := s.store.CreatePeriodicJob(r.Context(), store.DefaultRealm, p, c.Next(time.Now())); err != nil {
+	if _, err := s.store.CreatePeriodicJob(r.Context(), realmOf(r), p, c.Next(time.Now())); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			writeJSON(w, http.StatusBadRequest, map[string][]string{"name": {"periodic job with this name already exists."}})
 			return
@@ -153,7 +153,7 @@ func (s *Server) createPeriodic(w http.ResponseWriter, r *http.Request) {
 		s.storeFailure(w, r, err)
 		return
 	}
-	created, err := s.store.PeriodicJobByName(r.Context(), store.DefaultRealm, p.Name)
+	created, err := s.store.PeriodicJobByName(r.Context(), realmOf(r), p.Name)
 	if err != nil {
 		s.storeFailure(w, r, err)
 		return

@@ -52,7 +52,7 @@ func (s *Server) grantsOf(w http.ResponseWriter, r *http.Request, kind string) (
 	if _, ok := requireSuperuser(w, r); !ok {
 		return nil, false
 	}
-	all, err := s.store.ListGrants(r.Context(), store.DefaultRealm)
+	all, err := s.store.ListGrants(r.Context(), realmOf(r))
 	if err != nil {
 		s.internalError(w, r, err)
 		return nil, false
@@ -115,7 +115,7 @@ func (s *Server) deleteGrant(kind string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if err := s.store.RevokePermission(r.Context(), store.DefaultRealm, *g); err != nil {
+		if err := s.store.RevokePermission(r.Context(), realmOf(r), *g); err != nil {
 			s.storeFailure(w, r, err)
 			return
 		}
@@ -139,7 +139,7 @@ func (s *Server) createGrant(kind string) http.HandlerFunc {
 			return
 		}
 		g.Permission = perm
-		err := s.store.GrantPermission(r.Context(), store.DefaultRealm, g)
+		err := s.store.GrantPermission(r.Context(), realmOf(r), g)
 		if errors.Is(err, store.ErrNotFound) {
 			writeJSON(w, http.StatusBadRequest, map[string][]string{"detail": {err.Error()}})
 			return
@@ -148,7 +148,7 @@ func (s *Server) createGrant(kind string) http.HandlerFunc {
 			s.internalError(w, r, err)
 			return
 		}
-		grants, _ := s.store.ListGrants(r.Context(), store.DefaultRealm)
+		grants, _ := s.store.ListGrants(r.Context(), realmOf(r))
 		for _, x := range grants {
 			if x.Kind == g.Kind && x.Object == g.Object && x.Group == g.Group && x.Permission == g.Permission {
 				writeJSON(w, http.StatusCreated, grantJSON(x))

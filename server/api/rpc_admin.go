@@ -46,7 +46,7 @@ func (s *Server) rpcDevice(c *rpcCall, a rpcArgs) (*store.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.store.DeviceByName(c.r.Context(), store.DefaultRealm, name)
+	d, err := s.store.DeviceByName(c.r.Context(), realmOf(c.r), name)
 	if err == nil {
 		err = s.hiddenDevice(c.r, d)
 	}
@@ -76,7 +76,7 @@ func (s *Server) rpcChangeDevice(c *rpcCall, a rpcArgs) (*store.Device, error) {
 }
 
 func (s *Server) rpcListDevices(c *rpcCall, a rpcArgs) (any, error) {
-	ds, _, err := s.store.ListDevices(c.r.Context(), store.DefaultRealm,
+	ds, _, err := s.store.ListDevices(c.r.Context(), realmOf(c.r),
 		store.ListQuery{Restrict: true, Viewer: c.user}, a.boolean(0, false))
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func (s *Server) rpcAddDevice(c *rpcCall, a rpcArgs) (any, error) {
 	if d, _ := a.optStr(7, "description"); d != nil {
 		n.Description = *d
 	}
-	_, err = s.store.CreateDevice(c.r.Context(), store.DefaultRealm, n)
+	_, err = s.store.CreateDevice(c.r.Context(), realmOf(c.r), n)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && strings.Contains(err.Error(), "device type"):
 		return nil, fault(404, "DeviceType '%s' was not found.", n.DeviceType)
@@ -177,7 +177,7 @@ func (s *Server) rpcUpdateDevice(c *rpcCall, a rpcArgs) (any, error) {
 	if u.DeviceType, err = a.optStr(7, "device_type"); err != nil {
 		return nil, err
 	}
-	err = s.store.UpdateDevice(c.r.Context(), store.DefaultRealm, d.Hostname, u)
+	err = s.store.UpdateDevice(c.r.Context(), realmOf(c.r), d.Hostname, u)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && u.Worker != nil && strings.Contains(err.Error(), "worker"):
 		return nil, fault(404, "Unable to find worker '%s'", *u.Worker)
@@ -207,7 +207,7 @@ func (s *Server) rpcGetDictionary(c *rpcCall, a rpcArgs) (any, error) {
 		}
 	}
 	wj := &store.WorkerJob{DeviceDictionary: d.Dictionary, DeviceType: d.DeviceType}
-	if tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), store.DefaultRealm, d.DeviceType); err == nil {
+	if tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), realmOf(c.r), d.DeviceType); err == nil {
 		wj.DeviceTypeTemplate = tmpl
 	}
 	out, err := s.renderDevice(wj, jobCtx)
@@ -226,7 +226,7 @@ func (s *Server) rpcSetDictionary(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.SetDeviceDictionary(c.r.Context(), store.DefaultRealm, d.Hostname, dict); err != nil {
+	if err := s.store.SetDeviceDictionary(c.r.Context(), realmOf(c.r), d.Hostname, dict); err != nil {
 		return nil, err
 	}
 	return true, nil
@@ -257,9 +257,9 @@ func (s *Server) rpcDeviceTagEdit(add bool) func(c *rpcCall, a rpcArgs) (any, er
 			return nil, err
 		}
 		if add {
-			err = s.store.AddDeviceTag(c.r.Context(), store.DefaultRealm, d.Hostname, tag)
+			err = s.store.AddDeviceTag(c.r.Context(), realmOf(c.r), d.Hostname, tag)
 		} else {
-			err = s.store.RemoveDeviceTag(c.r.Context(), store.DefaultRealm, d.Hostname, tag)
+			err = s.store.RemoveDeviceTag(c.r.Context(), realmOf(c.r), d.Hostname, tag)
 		}
 		if !add && errors.Is(err, store.ErrNotFound) {
 			return nil, fault(404, "Tag '%s' was not found.", tag)
@@ -301,7 +301,7 @@ func (s *Server) rpcDeviceType(c *rpcCall, a rpcArgs) (*store.DeviceTypeInfo, er
 	if err != nil {
 		return nil, err
 	}
-	dt, err := s.store.DeviceTypeByName(c.r.Context(), store.DefaultRealm, name)
+	dt, err := s.store.DeviceTypeByName(c.r.Context(), realmOf(c.r), name)
 	if err == nil {
 		err = s.hiddenDeviceType(c.r, dt.ID)
 	}
@@ -347,7 +347,7 @@ func (s *Server) templateNames() map[string]bool {
 }
 
 func (s *Server) rpcListDeviceTypes(c *rpcCall, a rpcArgs) (any, error) {
-	dts, _, err := s.store.ListDeviceTypes(c.r.Context(), store.DefaultRealm, store.ListQuery{Restrict: true, Viewer: c.user})
+	dts, _, err := s.store.ListDeviceTypes(c.r.Context(), realmOf(c.r), store.ListQuery{Restrict: true, Viewer: c.user})
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +398,7 @@ func (s *Server) rpcShowDeviceType(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds, _, err := s.store.ListDevices(c.r.Context(), store.DefaultRealm, store.ListQuery{Restrict: true, Viewer: c.user,
+	ds, _, err := s.store.ListDevices(c.r.Context(), realmOf(c.r), store.ListQuery{Restrict: true, Viewer: c.user,
 		Filters: []store.Filter{{Field: "device_type", Op: "exact", Values: []string{dt.Name}}}}, true)
 	if err != nil {
 		return nil, err
@@ -411,7 +411,7 @@ func (s *Server) rpcShowDeviceType(c *rpcCall, a rpcArgs) (any, error) {
 	if aliases == nil {
 		aliases = []string{}
 	}
-	tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), store.DefaultRealm, dt.Name)
+	tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), realmOf(c.r), dt.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +442,7 @@ func (s *Server) rpcAddDeviceType(c *rpcCall, a rpcArgs) (any, error) {
 	if d, _ := a.optStr(1, "description"); d != nil {
 		n.Description = *d
 	}
-	if _, err := s.store.CreateDeviceType(c.r.Context(), store.DefaultRealm, n); err != nil {
+	if _, err := s.store.CreateDeviceType(c.r.Context(), realmOf(c.r), n); err != nil {
 		return nil, fault(400, "Bad request: device-type name is already used.")
 	}
 	return nil, nil
@@ -473,7 +473,7 @@ func (s *Server) rpcUpdateDeviceType(c *rpcCall, a rpcArgs) (any, error) {
 		return nil, fault(400, "Bad request: invalid health_denominator.")
 	}
 	u.DisableHealthCheck = a.optBool(6)
-	return nil, s.store.UpdateDeviceType(c.r.Context(), store.DefaultRealm, dt.Name, u)
+	return nil, s.store.UpdateDeviceType(c.r.Context(), realmOf(c.r), dt.Name, u)
 }
 
 // rpcGetDTDoc answers get_template/get_health_check: the stored document,
@@ -487,11 +487,11 @@ func (s *Server) rpcGetDTDoc(kind string) func(c *rpcCall, a rpcArgs) (any, erro
 		if filepath.Base(name) != name || name == "" || name[0] == '.' {
 			return nil, fault(400, "Invalid device-type '%s'", name)
 		}
-		dt, err := s.store.DeviceTypeByName(c.r.Context(), store.DefaultRealm, name)
+		dt, err := s.store.DeviceTypeByName(c.r.Context(), realmOf(c.r), name)
 		if err == nil && s.hiddenDeviceType(c.r, dt.ID) != nil {
 			return nil, dtNotFound(name)
 		}
-		tmpl, hc, _ := s.store.DeviceTypeDocs(c.r.Context(), store.DefaultRealm, name)
+		tmpl, hc, _ := s.store.DeviceTypeDocs(c.r.Context(), realmOf(c.r), name)
 		if kind == "template" {
 			if tmpl != nil {
 				return []byte(*tmpl), nil
@@ -519,7 +519,7 @@ func (s *Server) rpcSetDTDoc(kind string) func(c *rpcCall, a rpcArgs) (any, erro
 		if err != nil {
 			return nil, err
 		}
-		err = s.store.SetDeviceTypeDoc(c.r.Context(), store.DefaultRealm, name, kind, doc)
+		err = s.store.SetDeviceTypeDoc(c.r.Context(), realmOf(c.r), name, kind, doc)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, dtNotFound(name)
 		}
@@ -552,15 +552,15 @@ func (s *Server) rpcDTAliasEdit(add bool) func(c *rpcCall, a rpcArgs) (any, erro
 			return nil, err
 		}
 		if add {
-			if err := s.store.CreateAlias(c.r.Context(), store.DefaultRealm, alias, dt.Name); err != nil {
+			if err := s.store.CreateAlias(c.r.Context(), realmOf(c.r), alias, dt.Name); err != nil {
 				return nil, fault(400, "Bad request: %v", err)
 			}
 			return nil, nil
 		}
-		al, err := s.store.AliasByName(c.r.Context(), store.DefaultRealm, alias)
+		al, err := s.store.AliasByName(c.r.Context(), realmOf(c.r), alias)
 		if err != nil || al.DeviceType != dt.Name {
 			return nil, fault(404, "Alias '%s' was not found.", alias)
 		}
-		return nil, s.store.DeleteAlias(c.r.Context(), store.DefaultRealm, alias)
+		return nil, s.store.DeleteAlias(c.r.Context(), realmOf(c.r), alias)
 	}
 }

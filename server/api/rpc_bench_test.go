@@ -27,7 +27,7 @@ func BenchmarkXMLRPC(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	token, _, err := st.CreateToken(ctx, u.ID, "")
+	token, _, err := st.CreateToken(ctx, u.ID, store.DefaultRealm, "")
 	if err != nil {
 		b.Fatal(err)
 	}

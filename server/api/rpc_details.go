@@ -133,7 +133,7 @@ func (s *Server) rpcValidateDevices(c *rpcCall, a rpcArgs) (any, error) {
 			continue
 		}
 		wj := &store.WorkerJob{DeviceDictionary: d.Dictionary, DeviceType: d.DeviceType}
-		if tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), store.DefaultRealm, d.DeviceType); err == nil {
+		if tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), realmOf(c.r), d.DeviceType); err == nil {
 			wj.DeviceTypeTemplate = tmpl
 		}
 		out, err := s.renderDevice(wj, nil)

@@ -67,7 +67,7 @@ func (s *Server) rpcJob(c *rpcCall, a rpcArgs, i int) (*store.Job, error) {
 	if err != nil || id <= 0 {
 		return nil, jobNotFound(raw)
 	}
-	j, err := s.store.GetJob(c.r.Context(), store.DefaultRealm, id, c.user)
+	j, err := s.store.GetJob(c.r.Context(), realmOf(c.r), id, c.user)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, jobNotFound(raw)
 	}
@@ -78,7 +78,7 @@ func (s *Server) rpcJob(c *rpcCall, a rpcArgs, i int) (*store.Job, error) {
 	if err != nil || !j.IsMultinode() || n < 0 {
 		return nil, jobNotFound(raw)
 	}
-	group, _, err := s.store.ListJobs(c.r.Context(), store.DefaultRealm, c.user,
+	group, _, err := s.store.ListJobs(c.r.Context(), realmOf(c.r), c.user,
 		store.JobFilter{TargetGroup: *j.TargetGroup, Ordering: "id"})
 	if err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func (s *Server) rpcSubmitDefinition(c *rpcCall, def string) (any, error) {
 	if msg != "" {
 		return nil, fault(400, "%s", msg)
 	}
-	ids, err := s.store.SubmitJob(c.r.Context(), store.DefaultRealm, c.user, def, job)
+	ids, err := s.store.SubmitJob(c.r.Context(), realmOf(c.r), c.user, def, job)
 	var se *store.SubmitError
 	if errors.As(err, &se) {
 		return nil, fault(400, "%s", se.Error())
@@ -178,7 +178,7 @@ func (s *Server) rpcCancel(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.CancelJob(c.r.Context(), store.DefaultRealm, j.ID, c.user)
+	err = s.store.CancelJob(c.r.Context(), realmOf(c.r), j.ID, c.user)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, jobNotFound(a[0])
@@ -312,7 +312,7 @@ func (s *Server) rpcListJobs(c *rpcCall, a rpcArgs) (any, error) {
 	if limit == 0 {
 		return []any{}, nil
 	}
-	jobs, _, err := s.store.ListJobs(c.r.Context(), store.DefaultRealm, c.user, f)
+	jobs, _, err := s.store.ListJobs(c.r.Context(), realmOf(c.r), c.user, f)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +355,7 @@ func (s *Server) rpcQueue(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	jobs, _, err := s.store.ListJobs(c.r.Context(), store.DefaultRealm, c.user,
+	jobs, _, err := s.store.ListJobs(c.r.Context(), realmOf(c.r), c.user,
 		store.JobFilter{States: []string{store.JobSubmitted}, Limit: queueScan})
 	if err != nil {
 		return nil, err
@@ -458,7 +458,7 @@ func (s *Server) rpcJobConfig(c *rpcCall, a rpcArgs) (any, error) {
 	out := []any{j.Definition, nil, nil, nil, nil}
 	if j.Worker != nil {
 		for i, kind := range []string{"dispatcher", "env", "env-dut"} {
-			doc, err := s.store.WorkerDoc(c.r.Context(), store.DefaultRealm, *j.Worker, kind)
+			doc, err := s.store.WorkerDoc(c.r.Context(), realmOf(c.r), *j.Worker, kind)
 			if err == nil && doc != "" {
 				out[2+i] = doc
 			}

@@ -92,7 +92,7 @@ func (s *Server) rpcValidateYAML(_ *rpcCall, a rpcArgs) (any, error) {
 }
 
 func (s *Server) visibleDevices(c *rpcCall, withRetired bool) ([]store.Device, error) {
-	ds, _, err := s.store.ListDevices(c.r.Context(), store.DefaultRealm, store.ListQuery{Restrict: true, Viewer: c.user}, withRetired)
+	ds, _, err := s.store.ListDevices(c.r.Context(), realmOf(c.r), store.ListQuery{Restrict: true, Viewer: c.user}, withRetired)
 	return ds, err
 }
 
@@ -144,7 +144,7 @@ func (s *Server) rpcTypeByAlias(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.store.ListAliases(c.r.Context(), store.DefaultRealm)
+	all, err := s.store.ListAliases(c.r.Context(), realmOf(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -181,19 +181,19 @@ func (s *Server) rpcDeviceMode(health string) func(c *rpcCall, a rpcArgs) (any, 
 		if err != nil {
 			return nil, err
 		}
-		_, err = s.store.SetDeviceHealth(c.r.Context(), store.DefaultRealm, d.Hostname, health)
+		_, err = s.store.SetDeviceHealth(c.r.Context(), realmOf(c.r), d.Hostname, health)
 		return nil, err
 	}
 }
 
 func (s *Server) rpcPending(c *rpcCall, a rpcArgs) (any, error) {
-	jobs, _, err := s.store.ListJobs(c.r.Context(), store.DefaultRealm, c.user,
+	jobs, _, err := s.store.ListJobs(c.r.Context(), realmOf(c.r), c.user,
 		store.JobFilter{States: []string{store.JobSubmitted}, Limit: queueScan})
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]any{}
-	dts, _, err := s.store.ListDeviceTypes(c.r.Context(), store.DefaultRealm, store.ListQuery{Restrict: true, Viewer: c.user})
+	dts, _, err := s.store.ListDeviceTypes(c.r.Context(), realmOf(c.r), store.ListQuery{Restrict: true, Viewer: c.user})
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (s *Server) rpcPending(c *rpcCall, a rpcArgs) (any, error) {
 }
 
 func (s *Server) rpcAllJobs(c *rpcCall, _ rpcArgs) (any, error) {
-	jobs, _, err := s.store.ListJobs(c.r.Context(), store.DefaultRealm, c.user,
+	jobs, _, err := s.store.ListJobs(c.r.Context(), realmOf(c.r), c.user,
 		store.JobFilter{States: []string{store.JobSubmitted, store.JobScheduling, store.JobScheduled, store.JobRunning, store.JobCanceling}, Limit: queueScan})
 	if err != nil {
 		return nil, err
@@ -256,7 +256,7 @@ func (s *Server) rpcRecent(byType bool) func(c *rpcCall, a rpcArgs) (any, error)
 		if count == 0 {
 			return out, nil
 		}
-		jobs, _, err := s.store.ListJobs(c.r.Context(), store.DefaultRealm, c.user, f)
+		jobs, _, err := s.store.ListJobs(c.r.Context(), realmOf(c.r), c.user, f)
 		if err != nil {
 			return nil, err
 		}
@@ -297,7 +297,7 @@ func (s *Server) rpcDeviceConfig(c *rpcCall, a rpcArgs) (any, error) {
 		return nil, err
 	}
 	wj := &store.WorkerJob{DeviceDictionary: d.Dictionary, DeviceType: d.DeviceType}
-	if tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), store.DefaultRealm, d.DeviceType); err == nil {
+	if tmpl, _, err := s.store.DeviceTypeDocs(c.r.Context(), realmOf(c.r), d.DeviceType); err == nil {
 		wj.DeviceTypeTemplate = tmpl
 	}
 	out, err := s.renderDevice(wj, jobCtx)
@@ -316,7 +316,7 @@ func (s *Server) rpcImportDict(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.SetDeviceDictionary(c.r.Context(), store.DefaultRealm, d.Hostname, dict); err != nil {
+	if err := s.store.SetDeviceDictionary(c.r.Context(), realmOf(c.r), d.Hostname, dict); err != nil {
 		return nil, err
 	}
 	return fmt.Sprintf("Device dictionary updated for %s", d.Hostname), nil

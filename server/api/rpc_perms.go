@@ -77,9 +77,9 @@ func (s *Server) rpcGrant(kind string, grant bool) func(c *rpcCall, a rpcArgs) (
 		}
 		g := store.Grant{Kind: kind, Object: name, Group: group, Permission: p}
 		if grant {
-			err = s.store.GrantPermission(c.r.Context(), store.DefaultRealm, g)
+			err = s.store.GrantPermission(c.r.Context(), realmOf(c.r), g)
 		} else {
-			err = s.store.RevokePermission(c.r.Context(), store.DefaultRealm, g)
+			err = s.store.RevokePermission(c.r.Context(), realmOf(c.r), g)
 			if errors.Is(err, store.ErrNotFound) && !strings.Contains(err.Error(), "revoke") {
 				return nil, fault(400, "%v", err)
 			}
@@ -178,7 +178,7 @@ func (s *Server) rpcUserCanViewDevices(c *rpcCall, a rpcArgs) (any, error) {
 	}
 	out := map[string]any{}
 	for _, h := range list {
-		d, err := s.store.DeviceByName(c.r.Context(), store.DefaultRealm, fmt.Sprint(h))
+		d, err := s.store.DeviceByName(c.r.Context(), realmOf(c.r), fmt.Sprint(h))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -211,10 +211,10 @@ func (s *Server) rpcUserCanSubmit(c *rpcCall, a rpcArgs) (any, error) {
 	out := map[string]any{}
 	for _, n := range list {
 		name := fmt.Sprint(n)
-		if _, err := s.store.DeviceTypeByName(c.r.Context(), store.DefaultRealm, name); err != nil {
+		if _, err := s.store.DeviceTypeByName(c.r.Context(), realmOf(c.r), name); err != nil {
 			continue
 		}
-		ok, err := s.store.CanSubmitToDeviceType(c.r.Context(), store.DefaultRealm, name, user)
+		ok, err := s.store.CanSubmitToDeviceType(c.r.Context(), realmOf(c.r), name, user)
 		if err != nil {
 			return nil, err
 		}

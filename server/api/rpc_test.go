@@ -151,7 +151,7 @@ func restricted(t *testing.T, a *adminAPI) (bob string, jobs map[string]int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bob, _, err = a.st.CreateToken(ctx, u.ID, "")
+	bob, _, err = a.st.CreateToken(ctx, u.ID, store.DefaultRealm, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func (s *Server) rpcWorkers(m map[string]rpcMethod) {
 func workerNotFound(name string) error { return fault(404, "Worker '%s' was not found.", name) }
 
 func (s *Server) rpcListWorkers(c *rpcCall, a rpcArgs) (any, error) {
-	ws, _, err := s.store.ListWorkers(c.r.Context(), store.DefaultRealm, store.ListQuery{})
+	ws, _, err := s.store.ListWorkers(c.r.Context(), realmOf(c.r), store.ListQuery{})
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (s *Server) rpcShowWorker(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.store.WorkerByName(c.r.Context(), store.DefaultRealm, name)
+	w, err := s.store.WorkerByName(c.r.Context(), realmOf(c.r), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, workerNotFound(name)
 	}
@@ -68,7 +68,7 @@ func (s *Server) rpcShowWorker(c *rpcCall, a rpcArgs) (any, error) {
 	}
 	defaults := map[string]bool{}
 	for _, kind := range []string{"dispatcher", "env", "env-dut"} {
-		doc, err := s.store.WorkerDoc(c.r.Context(), store.DefaultRealm, name, kind)
+		doc, err := s.store.WorkerDoc(c.r.Context(), realmOf(c.r), name, kind)
 		if err != nil {
 			return nil, err
 		}
@@ -89,11 +89,11 @@ func (s *Server) rpcAddWorker(c *rpcCall, a rpcArgs) (any, error) {
 	if d, _ := a.optStr(1, "description"); d != nil {
 		desc = *d
 	}
-	if _, _, err := s.store.CreateWorker(c.r.Context(), store.DefaultRealm, name, desc); err != nil {
+	if _, _, err := s.store.CreateWorker(c.r.Context(), realmOf(c.r), name, desc); err != nil {
 		return nil, fault(400, "Bad request: worker already exists?")
 	}
 	if a.boolean(2, false) {
-		if _, err := s.store.SetWorkerHealth(c.r.Context(), store.DefaultRealm, name, store.WorkerRetired); err != nil {
+		if _, err := s.store.SetWorkerHealth(c.r.Context(), realmOf(c.r), name, store.WorkerRetired); err != nil {
 			return nil, err
 		}
 	}
@@ -131,7 +131,7 @@ func (s *Server) rpcUpdateWorker(c *rpcCall, a rpcArgs) (any, error) {
 		limit := int(n)
 		u.JobLimit = &limit
 	}
-	err = s.store.UpdateWorker(c.r.Context(), store.DefaultRealm, name, u)
+	err = s.store.UpdateWorker(c.r.Context(), realmOf(c.r), name, u)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, workerNotFound(name)
 	}
@@ -159,7 +159,7 @@ func (s *Server) rpcGetWorkerDoc(kind string) func(c *rpcCall, a rpcArgs) (any, 
 		if err != nil {
 			return nil, err
 		}
-		doc, err := s.store.WorkerDoc(c.r.Context(), store.DefaultRealm, name, kind)
+		doc, err := s.store.WorkerDoc(c.r.Context(), realmOf(c.r), name, kind)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, workerNotFound(name)
 		}
@@ -189,7 +189,7 @@ func (s *Server) rpcSetWorkerDoc(kind string) func(c *rpcCall, a rpcArgs) (any, 
 		if err != nil {
 			return nil, err
 		}
-		err = s.store.SetWorkerDoc(c.r.Context(), store.DefaultRealm, name, kind, doc)
+		err = s.store.SetWorkerDoc(c.r.Context(), realmOf(c.r), name, kind, doc)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, workerNotFound(name)
 		}
@@ -213,7 +213,7 @@ func (s *Server) rpcTagsAliases(m map[string]rpcMethod) {
 }
 
 func (s *Server) rpcListTags(c *rpcCall, _ rpcArgs) (any, error) {
-	tags, err := s.store.ListTags(c.r.Context(), store.DefaultRealm)
+	tags, err := s.store.ListTags(c.r.Context(), realmOf(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (s *Server) rpcShowTag(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.store.TagByName(c.r.Context(), store.DefaultRealm, name)
+	t, err := s.store.TagByName(c.r.Context(), realmOf(c.r), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fault(404, "Tag '%s' was not found.", name)
 	}
@@ -257,7 +257,7 @@ func (s *Server) rpcAddTag(c *rpcCall, a rpcArgs) (any, error) {
 	if d, _ := a.optStr(1, "description"); d != nil {
 		desc = *d
 	}
-	if err := s.store.CreateTag(c.r.Context(), store.DefaultRealm, name, desc); err != nil {
+	if err := s.store.CreateTag(c.r.Context(), realmOf(c.r), name, desc); err != nil {
 		return nil, fault(400, "Bad request: tag already exists?")
 	}
 	return nil, nil
@@ -271,7 +271,7 @@ func (s *Server) rpcDeleteTag(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.DeleteTag(c.r.Context(), store.DefaultRealm, name)
+	err = s.store.DeleteTag(c.r.Context(), realmOf(c.r), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fault(404, "Tag '%s' was not found.", name)
 	}
@@ -279,7 +279,7 @@ func (s *Server) rpcDeleteTag(c *rpcCall, a rpcArgs) (any, error) {
 }
 
 func (s *Server) rpcListAliases(c *rpcCall, _ rpcArgs) (any, error) {
-	as, err := s.store.ListAliases(c.r.Context(), store.DefaultRealm)
+	as, err := s.store.ListAliases(c.r.Context(), realmOf(c.r))
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (s *Server) rpcShowAlias(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	al, err := s.store.AliasByName(c.r.Context(), store.DefaultRealm, name)
+	al, err := s.store.AliasByName(c.r.Context(), realmOf(c.r), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fault(404, "Alias '%s' was not found.", name)
 	}
@@ -320,7 +320,7 @@ func (s *Server) rpcAddAlias(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.CreateAlias(c.r.Context(), store.DefaultRealm, name, dtName)
+	err = s.store.CreateAlias(c.r.Context(), realmOf(c.r), name, dtName)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, fault(400, "Bad request. DeviceType does not exist")
@@ -340,7 +340,7 @@ func (s *Server) rpcDeleteAlias(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.DeleteAlias(c.r.Context(), store.DefaultRealm, name)
+	err = s.store.DeleteAlias(c.r.Context(), realmOf(c.r), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fault(404, "Alias '%s' was not found.", name)
 	}

@@ -65,6 +65,7 @@ func (s *Server) Handler() http.Handler {
 		s.restCatalog(r) // tags/, aliases/ (rest_catalog.go)
 		s.restPerms(r)   // permissions/devicetypes/, permissions/devices/ (rest_perms.go)
 		s.restDevAdmin(r)
+		s.restRealms(r) // realms/ (realms.go)
 	})
 	r.Route("/scheduler/internal/v1", func(r chi.Router) {
 		s.workerJobs(r)

@@ -74,6 +74,10 @@ func (s *Server) registerWorker(w http.ResponseWriter, r *http.Request) {
 		s.registerWithCredentials(w, r, name, username, password)
 		return
 	}
+	if realm := r.PostForm.Get("realm"); realm != "" && realm != store.DefaultRealmName {
+		workerError(w, http.StatusForbidden, "Auto registration is only into the default realm")
+		return
+	}
 	ip, ok := clientIP(r)
 	if !ok {
 		workerError(w, http.StatusBadRequest, "Missing client ip")
@@ -83,7 +87,7 @@ func (s *Server) registerWorker(w http.ResponseWriter, r *http.Request) {
 		workerError(w, http.StatusForbidden, fmt.Sprintf("Auto registration is forbidden for '%s'", ip))
 		return
 	}
-	s.createWorker(w, r, name, "Auto registered by "+ip.String())
+	s.createWorker(w, r, store.DefaultRealm, name, "Auto registered by "+ip.String())
 }
 
 func (s *Server) registerWithCredentials(w http.ResponseWriter, r *http.Request, name, username, password string) {
@@ -96,12 +100,17 @@ func (s *Server) registerWithCredentials(w http.ResponseWriter, r *http.Request,
 		s.workerInternal(w, r, err)
 		return
 	}
-	if _, err := s.store.WorkerByName(r.Context(), store.DefaultRealm, name); err == nil {
+	realm, err := s.registrationRealm(r, u)
+	if err != nil {
+		workerError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	if _, err := s.store.WorkerByName(r.Context(), realm.ID, name); err == nil {
 		if !u.IsSuperuser {
 			workerError(w, http.StatusForbidden, fmt.Sprintf("Worker '%s' already registered", name))
 			return
 		}
-		token, err := s.store.RotateWorkerToken(r.Context(), store.DefaultRealm, name)
+		token, err := s.store.RotateWorkerToken(r.Context(), realm.ID, name)
 		if err != nil {
 			s.workerInternal(w, r, err)
 			return
@@ -113,11 +122,29 @@ func (s *Server) registerWithCredentials(w http.ResponseWriter, r *http.Request,
 		s.workerInternal(w, r, err)
 		return
 	}
-	s.createWorker(w, r, name, "Auto registered by "+username)
+	s.createWorker(w, r, realm.ID, name, "Auto registered by "+username)
 }
 
-func (s *Server) createWorker(w http.ResponseWriter, r *http.Request, name, description string) {
-	_, token, err := s.store.CreateWorker(r.Context(), store.DefaultRealm, name, description)
+// registrationRealm is the realm a worker registers into: the form's
+// "realm" (default: the default realm), which the user must be allowed to
+// use; a realm they may not use answers like a missing one.
+func (s *Server) registrationRealm(r *http.Request, u *store.User) (*store.Realm, error) {
+	name := r.PostForm.Get("realm")
+	if name == "" {
+		name = store.DefaultRealmName
+	}
+	realm, err := s.store.RealmByName(r.Context(), name)
+	if err == nil {
+		var ok bool
+		if ok, err = s.store.CanUseRealm(r.Context(), realm.ID, u); err == nil && ok {
+			return realm, nil
+		}
+	}
+	return nil, fmt.Errorf("Unknown realm '%s'", name)
+}
+
+func (s *Server) createWorker(w http.ResponseWriter, r *http.Request, realmID int64, name, description string) {
+	_, token, err := s.store.CreateWorker(r.Context(), realmID, name, description)
 	if errors.Is(err, store.ErrConflict) {
 		workerError(w, http.StatusForbidden, fmt.Sprintf("Worker '%s' already registered", name))
 		return
@@ -155,7 +182,8 @@ func (s *Server) pingWorker(w http.ResponseWriter, r *http.Request) {
 	if hasToken && len(tokens) > 0 {
 		token = tokens[0]
 	}
-	wk, err := s.store.AuthWorker(r.Context(), store.DefaultRealm, name, token)
+	// Any realm: the token finds the worker and binds it to its realm.
+	wk, err := s.store.AuthWorker(r.Context(), 0, name, token)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		workerError(w, http.StatusNotFound, fmt.Sprintf("Unknown worker '%s'", name))
@@ -181,7 +209,7 @@ func (s *Server) pingWorker(w http.ResponseWriter, r *http.Request) {
 		s.workerInternal(w, r, err)
 		return
 	}
-	jobs, err := s.store.JobsOfWorker(r.Context(), store.DefaultRealm, wk.ID)
+	jobs, err := s.store.JobsOfWorker(r.Context(), wk.RealmID, wk.ID)
 	if err != nil {
 		s.workerInternal(w, r, err)
 		return

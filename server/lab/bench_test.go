@@ -67,7 +67,7 @@ func benchFixtures(b *testing.B, st *store.Store, devices int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	token, _, err := st.CreateToken(ctx, u.ID, "bench")
+	token, _, err := st.CreateToken(ctx, u.ID, store.DefaultRealm, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}

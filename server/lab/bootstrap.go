@@ -89,7 +89,7 @@ func ensureAdmin(ctx context.Context, st *store.Store, file string) (string, err
 			return tok, nil
 		}
 	}
-	tok, _, err := st.CreateToken(ctx, u.ID, "lava-lab admin token")
+	tok, _, err := st.CreateToken(ctx, u.ID, store.DefaultRealm, "lava-lab admin token")
 	if err != nil {
 		return "", fmt.Errorf("admin token: %w", err)
 	}

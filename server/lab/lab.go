@@ -185,9 +185,11 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	httpSrv := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	goService("api", func(ctx context.Context) error { return serveHTTP(ctx, httpSrv, ln) })
 
-	sched := scheduler.New(st, logger.With("service", "scheduler"), scheduler.Config{RealmID: store.DefaultRealm, OnPass: sm.OnPass, OnLeadership: sm.OnLeadership,
-		CheckDevices: true, DeviceTypesDir: cfg.DeviceTypesDir})
-	goService("scheduler", sched.Run)
+	schedCfg := scheduler.Config{OnPass: sm.OnPass, OnLeadership: sm.OnLeadership,
+		CheckDevices: true, DeviceTypesDir: cfg.DeviceTypesDir}
+	goService("scheduler", func(ctx context.Context) error {
+		return scheduler.RunRealms(ctx, st, logger.With("service", "scheduler"), schedCfg)
+	})
 
 	coord, err := coordinator.New(coordinator.Config{Listen: cfg.CoordinatorListen, StateFile: filepath.Join(cfg.DataDir, "coordinator.json"), Logger: logger.With("service", "coordinator")})
 	if err != nil {

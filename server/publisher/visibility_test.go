@@ -45,8 +45,11 @@ func newVisLab(t *testing.T) *visLab {
 	}
 	user := func(name string, su bool) (*store.User, string) {
 		id := exec(`INSERT INTO users (username, is_superuser) VALUES ($1, $2) RETURNING id`, name, su)
-		u := &store.User{ID: id, Username: name, IsSuperuser: su, IsActive: true}
-		tok, _, err := l.st.CreateToken(ctx, id, "events")
+		if err := l.st.AddRealmMember(ctx, store.DefaultRealm, id); err != nil {
+			t.Fatal(err)
+		}
+		u := &store.User{ID: id, Username: name, IsSuperuser: su, IsActive: true, RealmID: store.DefaultRealm, Realm: "default"}
+		tok, _, err := l.st.CreateToken(ctx, id, store.DefaultRealm, "events")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,11 @@ type User struct {
 	DateJoined  time.Time
 	LastLogin   *time.Time
 	Groups      []string
+	// RealmID and Realm name the realm this user acts in for one request:
+	// the realm of the token or web session used. Looked up otherwise, a
+	// user acts in the default realm.
+	RealmID int64
+	Realm   string
 }
 
 // Worker is a lab host running lava-worker.

@@ -16,6 +16,8 @@ var (
 	// ErrTransition is returned when a state change is not allowed
 	// (a Finished job never goes back to Running).
 	ErrTransition = errors.New("state transition not allowed")
+	// ErrInvalid is a value the store refuses (a bad name, a negative count).
+	ErrInvalid = errors.New("invalid value")
 )
 
 // NotifyChannel carries, on submission and on every event, the id of the

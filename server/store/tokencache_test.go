@@ -19,7 +19,7 @@ func TestUserByTokenCachedInvalidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, tok, err := st.CreateToken(ctx, u.ID, "")
+	secret, tok, err := st.CreateToken(ctx, u.ID, store.DefaultRealm, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 type Token struct {
 	ID          int64
 	UserID      int64
+	RealmID     int64
 	Description string
 	CreatedAt   time.Time
 	LastUsed    *time.Time
@@ -49,19 +50,28 @@ func hashSecret(secret string) []byte {
 }
 
 const createTokenSQL = `-- name: TokenCreate :one
-INSERT INTO tokens (user_id, hash, description) VALUES ($1, $2, $3)
-RETURNING id, user_id, description, created_at, last_used`
+INSERT INTO tokens (user_id, realm_id, hash, description)
+SELECT $1, $4, $2, $3 FROM users u WHERE u.id = $1
+    AND (u.is_superuser OR EXISTS (SELECT 1 FROM realm_members m WHERE m.user_id = u.id AND m.realm_id = $4))
+RETURNING id, user_id, realm_id, description, created_at, last_used`
 
-// CreateToken makes an API token for a user and returns its secret, which
-// cannot be read back later.
-func (s *Store) CreateToken(ctx context.Context, userID int64, description string) (string, *Token, error) {
+// CreateToken makes an API token for a user, acting in realmID, and
+// returns its secret, which cannot be read back later. The user must be a
+// member of the realm (or a superuser): ErrForbidden otherwise.
+func (s *Store) CreateToken(ctx context.Context, userID, realmID int64, description string) (string, *Token, error) {
 	secret := newSecret(64, secretAlphabet)
 	var t Token
-	err := s.pool.QueryRow(ctx, createTokenSQL, userID, hashSecret(secret), description).
-		Scan(&t.ID, &t.UserID, &t.Description, &t.CreatedAt, &t.LastUsed)
+	err := s.pool.QueryRow(ctx, createTokenSQL, userID, hashSecret(secret), description, realmID).
+		Scan(&t.ID, &t.UserID, &t.RealmID, &t.Description, &t.CreatedAt, &t.LastUsed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, uerr := s.UserByID(ctx, userID); uerr != nil {
+			return "", nil, fmt.Errorf("create token: %w", uerr)
+		}
+		return "", nil, fmt.Errorf("create token for user %d in realm %d: not a member: %w", userID, realmID, ErrForbidden)
+	}
 	if err != nil {
 		if isForeignKeyViolation(err) {
-			return "", nil, fmt.Errorf("create token for user %d: %w", userID, ErrNotFound)
+			return "", nil, fmt.Errorf("create token for user %d in realm %d: %w", userID, realmID, ErrNotFound)
 		}
 		return "", nil, fmt.Errorf("create token for user %d: %w", userID, err)
 	}
@@ -72,15 +82,19 @@ func (s *Store) CreateToken(ctx context.Context, userID int64, description strin
 // minute (a separate statement, only then), so a busy client does not turn
 // every read into a write.
 const userByTokenSQL = `-- name: UserByToken :one
-SELECT ` + userColumns + `, t.id, t.last_used IS NULL OR t.last_used < now() - interval '1 minute'
-FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`
+SELECT ` + userColumns + `, t.id, t.last_used IS NULL OR t.last_used < now() - interval '1 minute',
+    t.realm_id, r.name
+FROM tokens t JOIN users u ON u.id = t.user_id JOIN realms r ON r.id = t.realm_id
+WHERE t.hash = $1
+    AND (u.is_superuser OR EXISTS (SELECT 1 FROM realm_members m WHERE m.user_id = u.id AND m.realm_id = t.realm_id))`
 
 const touchTokenSQL = `-- name: TokenTouch :exec
 UPDATE tokens SET last_used = now()
 WHERE id = $1 AND (last_used IS NULL OR last_used < now() - interval '1 minute')`
 
-// UserByToken returns the owner of an API token secret, or ErrNotFound. The
-// user may be inactive: callers refuse those.
+// UserByToken returns the owner of an API token secret, acting in the
+// token's realm, or ErrNotFound (also when the owner has since left that
+// realm). The user may be inactive: callers refuse those.
 func (s *Store) UserByToken(ctx context.Context, secret string) (*User, error) {
 	if secret == "" {
 		return nil, ErrNotFound
@@ -90,7 +104,7 @@ func (s *Store) UserByToken(ctx context.Context, secret string) (*User, error) {
 	var stale bool
 	err := s.pool.QueryRow(ctx, userByTokenSQL, hashSecret(secret)).Scan(&u.ID, &u.Username, &u.Email,
 		&u.FirstName, &u.LastName, &u.IsSuperuser, &u.IsStaff, &u.IsActive, &u.DateJoined, &u.LastLogin,
-		&u.Groups, &tokenID, &stale)
+		&u.Groups, &tokenID, &stale, &u.RealmID, &u.Realm)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -106,7 +120,7 @@ func (s *Store) UserByToken(ctx context.Context, secret string) (*User, error) {
 }
 
 const listTokensSQL = `-- name: TokenList :many
-SELECT id, user_id, description, created_at, last_used FROM tokens WHERE user_id = $1 ORDER BY id`
+SELECT id, user_id, realm_id, description, created_at, last_used FROM tokens WHERE user_id = $1 ORDER BY id`
 
 // ListTokens lists a user's tokens (without secrets).
 func (s *Store) ListTokens(ctx context.Context, userID int64) ([]Token, error) {
@@ -116,7 +130,7 @@ func (s *Store) ListTokens(ctx context.Context, userID int64) ([]Token, error) {
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Token, error) {
 		var t Token
-		err := r.Scan(&t.ID, &t.UserID, &t.Description, &t.CreatedAt, &t.LastUsed)
+		err := r.Scan(&t.ID, &t.UserID, &t.RealmID, &t.Description, &t.CreatedAt, &t.LastUsed)
 		return t, err
 	})
 	if err != nil {

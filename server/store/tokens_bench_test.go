@@ -16,7 +16,7 @@ func BenchmarkUserByToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	secret, _, err := st.CreateToken(ctx, u.ID, "")
+	secret, _, err := st.CreateToken(ctx, u.ID, store.DefaultRealm, "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,6 +30,9 @@ type NewUser struct {
 	Password    string
 	IsSuperuser bool
 	IsStaff     bool
+	// RealmID is the realm the account is first a member of; 0 is the
+	// default realm.
+	RealmID int64
 }
 
 // argon2id parameters: OWASP's minimum (19 MiB, 2 passes), slow enough for
@@ -100,12 +103,15 @@ func scanUser(row pgx.Row) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
+	u.RealmID, u.Realm = DefaultRealm, DefaultRealmName
 	return &u, nil
 }
 
 const createUserSQL = `-- name: UserCreate :one
-INSERT INTO users (username, email, first_name, last_name, password_hash, is_superuser, is_staff)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`
+WITH u AS (INSERT INTO users (username, email, first_name, last_name, password_hash, is_superuser, is_staff)
+    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
+m AS (INSERT INTO realm_members (realm_id, user_id) SELECT $8, id FROM u)
+SELECT id FROM u`
 
 // CreateUser adds an account; ErrConflict when the username is taken.
 func (s *Store) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
@@ -118,7 +124,7 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 	}
 	var id int64
 	err := s.pool.QueryRow(ctx, createUserSQL, nu.Username, nu.Email, nu.FirstName, nu.LastName,
-		hash, nu.IsSuperuser, nu.IsStaff).Scan(&id)
+		hash, nu.IsSuperuser, nu.IsStaff, realmOrDefault(nu.RealmID)).Scan(&id)
 	if isUniqueViolation(err) {
 		return nil, fmt.Errorf("create user %q: already exists: %w", nu.Username, ErrConflict)
 	}

@@ -128,7 +128,7 @@ func TestTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, tok, err := st.CreateToken(ctx, u.ID, "ci")
+	secret, tok, err := st.CreateToken(ctx, u.ID, store.DefaultRealm, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestTokens(t *testing.T) {
 		t.Errorf("last_used not refreshed after two minutes: %v", list[0].LastUsed)
 	}
 
-	if _, _, err := st.CreateToken(ctx, 999999, ""); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := st.CreateToken(ctx, 999999, store.DefaultRealm, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("token for unknown user: %v", err)
 	}
 	if err := st.DeleteToken(ctx, u.ID+1, tok.ID); !errors.Is(err, store.ErrNotFound) {

@@ -87,28 +87,46 @@ func (s *Store) RotateWorkerToken(ctx context.Context, realmID int64, hostname s
 	return token, nil
 }
 
-const workerAuthSQL = `-- name: WorkerAuth :one
-SELECT ` + workerColumns + `, w.token_hash FROM workers w WHERE w.realm_id = $1 AND w.hostname = $2`
+const workerAuthSQL = `-- name: WorkerAuth :many
+SELECT ` + workerColumns + `, w.token_hash FROM workers w
+WHERE ($1 = 0 OR w.realm_id = $1) AND w.hostname = $2 ORDER BY w.id`
 
 // AuthWorker returns the worker when token is its token: ErrNotFound for an
 // unknown worker, ErrInvalidToken for a wrong or empty token. The
-// comparison takes the same time whatever the token.
+// comparison takes the same time whatever the token. realmID 0 looks in
+// every realm: hostnames are unique only within a realm, so the token
+// tells which realm's worker is calling, and binds it to that realm.
 func (s *Store) AuthWorker(ctx context.Context, realmID int64, hostname, token string) (*Worker, error) {
-	var w Worker
-	var hash []byte
-	err := s.pool.QueryRow(ctx, workerAuthSQL, realmID, hostname).Scan(&w.ID, &w.RealmID,
-		&w.Hostname, &w.Description, &w.State, &w.Health, &w.Version, &w.LastPing, &w.JobLimit, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("worker %q: %w", hostname, ErrNotFound)
-	}
+	rows, err := s.pool.Query(ctx, workerAuthSQL, realmID, hostname)
 	if err != nil {
 		return nil, fmt.Errorf("worker %q: %w", hostname, err)
 	}
+	defer rows.Close()
 	got := hashSecret(token)
-	if subtle.ConstantTimeCompare(got, hash) != 1 || token == "" {
+	var found *Worker
+	seen := false
+	for rows.Next() {
+		var w Worker
+		var hash []byte
+		if err := rows.Scan(&w.ID, &w.RealmID, &w.Hostname, &w.Description, &w.State, &w.Health,
+			&w.Version, &w.LastPing, &w.JobLimit, &hash); err != nil {
+			return nil, fmt.Errorf("worker %q: %w", hostname, err)
+		}
+		seen = true
+		if subtle.ConstantTimeCompare(got, hash) == 1 && token != "" && found == nil {
+			found = &w
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("worker %q: %w", hostname, err)
+	}
+	switch {
+	case !seen:
+		return nil, fmt.Errorf("worker %q: %w", hostname, ErrNotFound)
+	case found == nil:
 		return nil, fmt.Errorf("worker %q: %w", hostname, ErrInvalidToken)
 	}
-	return &w, nil
+	return found, nil
 }
 
 const workerByNameSQL = `-- name: WorkerByName :one

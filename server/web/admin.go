@@ -38,7 +38,7 @@ func (s *Server) adminLoad(w http.ResponseWriter, r *http.Request, page, title, 
 	var err error
 	if p.Users, err = s.st.ListUsers(ctx); err == nil {
 		if p.Groups, err = s.st.ListGroups(ctx); err == nil {
-			p.Grants, err = s.st.ListGrants(ctx, s.cfg.RealmID)
+			p.Grants, err = s.st.ListGrants(ctx, s.realm(r))
 		}
 	}
 	if err != nil {
@@ -169,9 +169,9 @@ func (s *Server) adminPermsPost(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch f("action") {
 	case "grant":
-		err = s.st.GrantPermission(r.Context(), s.cfg.RealmID, g)
+		err = s.st.GrantPermission(r.Context(), s.realm(r), g)
 	case "revoke":
-		err = s.st.RevokePermission(r.Context(), s.cfg.RealmID, g)
+		err = s.st.RevokePermission(r.Context(), s.realm(r), g)
 	default:
 		err = fmt.Errorf("%w: unknown action %q", errInput, f("action"))
 	}

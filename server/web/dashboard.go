@@ -38,26 +38,26 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	// Active states go through the (state, id) index, never the whole table.
 	p.Jobs, err = s.counts(ctx, `SELECT state, count(*) FROM jobs WHERE realm_id = $1
-AND state IN ('Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling') GROUP BY state ORDER BY state`, s.cfg.RealmID)
+AND state IN ('Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling') GROUP BY state ORDER BY state`, s.realm(r))
 	if fail(err) {
 		return
 	}
 	p.Today, err = s.counts(ctx, `SELECT health, count(*) FROM jobs WHERE realm_id = $1
-AND end_time >= date_trunc('day', now()) GROUP BY health ORDER BY health`, s.cfg.RealmID)
+AND end_time >= date_trunc('day', now()) GROUP BY health ORDER BY health`, s.realm(r))
 	if fail(err) {
 		return
 	}
 	p.Devices, err = s.counts(ctx, `SELECT state || ' / ' || health, count(*) FROM devices WHERE realm_id = $1
-GROUP BY state, health ORDER BY state, health`, s.cfg.RealmID)
+GROUP BY state, health ORDER BY state, health`, s.realm(r))
 	if fail(err) {
 		return
 	}
 	p.Workers, err = s.counts(ctx, `SELECT state || ' / ' || health, count(*) FROM workers WHERE realm_id = $1
-GROUP BY state, health ORDER BY state, health`, s.cfg.RealmID)
+GROUP BY state, health ORDER BY state, health`, s.realm(r))
 	if fail(err) {
 		return
 	}
-	hours, err := s.hourly(ctx)
+	hours, err := s.hourly(ctx, s.realm(r))
 	if fail(err) {
 		return
 	}
@@ -87,7 +87,7 @@ func layoutBars(hours []hourBucket) ([]bar, int64) {
 }
 
 func (s *Server) recentFailures(r *http.Request) ([]jobRow, error) {
-	args := []any{s.cfg.RealmID, time.Now().Add(-24 * time.Hour)}
+	args := []any{s.realm(r), time.Now().Add(-24 * time.Hour)}
 	arg := func(v any) string { args = append(args, v); return "$" + itoa(len(args)) }
 	q := jobRowSelect + ` WHERE j.realm_id = $1 AND j.end_time >= $2 AND j.health = 'Incomplete' AND ` +
 		visibleCond(currentUser(r), arg) + ` ORDER BY j.end_time DESC LIMIT 10`

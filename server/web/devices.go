@@ -23,7 +23,7 @@ func (s *Server) deviceRoutes(r chi.Router) {
 }
 
 func (s *Server) deviceList(w http.ResponseWriter, r *http.Request) {
-	devs, _, err := s.st.ListDevices(r.Context(), s.cfg.RealmID, store.ListQuery{Order: []string{"hostname"}, Restrict: true, Viewer: currentUser(r)}, true)
+	devs, _, err := s.st.ListDevices(r.Context(), s.realm(r), store.ListQuery{Order: []string{"hostname"}, Restrict: true, Viewer: currentUser(r)}, true)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -73,7 +73,7 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request) {
 
 // jobsWhere lists the newest visible jobs matching cond (one "?" for v).
 func (s *Server) jobsWhere(r *http.Request, cond string, v any, limit int) ([]jobRow, error) {
-	args := []any{s.cfg.RealmID}
+	args := []any{s.realm(r)}
 	arg := func(x any) string { args = append(args, x); return "$" + itoa(len(args)) }
 	c := replaceFirst(cond, "?", arg(v))
 	q := jobRowSelect + " WHERE j.realm_id = $1 AND " + c + " AND " + visibleCond(currentUser(r), arg) +
@@ -114,7 +114,7 @@ func (s *Server) deviceHealth(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	if _, err := s.st.SetDeviceHealth(r.Context(), s.cfg.RealmID, name, health); err != nil {
+	if _, err := s.st.SetDeviceHealth(r.Context(), s.realm(r), name, health); err != nil {
 		s.storeError(w, r, "device", err)
 		return
 	}
@@ -144,7 +144,7 @@ func (s *Server) saveDictionary(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, r, fmt.Sprintf("the dictionary is %d bytes, more than the %d allowed", len(dict), maxDictionary))
 		return
 	}
-	if err := s.st.SetDeviceDictionary(r.Context(), s.cfg.RealmID, name, dict); err != nil {
+	if err := s.st.SetDeviceDictionary(r.Context(), s.realm(r), name, dict); err != nil {
 		s.storeError(w, r, "device", err)
 		return
 	}
@@ -152,7 +152,7 @@ func (s *Server) saveDictionary(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deviceTypeList(w http.ResponseWriter, r *http.Request) {
-	types, _, err := s.st.ListDeviceTypes(r.Context(), s.cfg.RealmID, store.ListQuery{Order: []string{"name"}, Restrict: true, Viewer: currentUser(r)})
+	types, _, err := s.st.ListDeviceTypes(r.Context(), s.realm(r), store.ListQuery{Order: []string{"name"}, Restrict: true, Viewer: currentUser(r)})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -168,7 +168,7 @@ type deviceTypePage struct {
 }
 
 func (s *Server) deviceTypePage(w http.ResponseWriter, r *http.Request) {
-	dt, err := s.st.DeviceTypeByName(r.Context(), s.cfg.RealmID, chi.URLParam(r, "name"))
+	dt, err := s.st.DeviceTypeByName(r.Context(), s.realm(r), chi.URLParam(r, "name"))
 	if err != nil {
 		s.storeError(w, r, "device type", err)
 		return
@@ -178,7 +178,7 @@ func (s *Server) deviceTypePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := deviceTypePage{Type: dt}
-	p.Devices, _, err = s.st.ListDevices(r.Context(), s.cfg.RealmID, store.ListQuery{
+	p.Devices, _, err = s.st.ListDevices(r.Context(), s.realm(r), store.ListQuery{
 		Filters: []store.Filter{{Field: "device_type", Op: "exact", Values: []string{dt.Name}}},
 		Order:   []string{"hostname"}, Restrict: true, Viewer: currentUser(r)}, true)
 	if err != nil {
@@ -197,7 +197,7 @@ func (s *Server) deviceTypePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) workerList(w http.ResponseWriter, r *http.Request) {
-	ws, _, err := s.st.ListWorkers(r.Context(), s.cfg.RealmID, store.ListQuery{Order: []string{"hostname"}})
+	ws, _, err := s.st.ListWorkers(r.Context(), s.realm(r), store.ListQuery{Order: []string{"hostname"}})
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -219,14 +219,14 @@ var workerActions = []healthAction{
 }
 
 func (s *Server) workerPage(w http.ResponseWriter, r *http.Request) {
-	wk, err := s.st.WorkerByName(r.Context(), s.cfg.RealmID, chi.URLParam(r, "name"))
+	wk, err := s.st.WorkerByName(r.Context(), s.realm(r), chi.URLParam(r, "name"))
 	if err != nil {
 		s.storeError(w, r, "worker", err)
 		return
 	}
 	u := currentUser(r)
 	p := workerPage{Worker: wk, IsAdmin: u != nil && u.IsSuperuser, Actions: workerActions}
-	p.Devices, _, err = s.st.ListDevices(r.Context(), s.cfg.RealmID, store.ListQuery{
+	p.Devices, _, err = s.st.ListDevices(r.Context(), s.realm(r), store.ListQuery{
 		Filters: []store.Filter{{Field: "worker_host", Op: "exact", Values: []string{wk.Hostname}}},
 		Order:   []string{"hostname"}, Restrict: true, Viewer: currentUser(r)}, true)
 	if err != nil {
@@ -258,7 +258,7 @@ func (s *Server) workerHealth(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	if _, err := s.st.SetWorkerHealth(r.Context(), s.cfg.RealmID, name, health); err != nil {
+	if _, err := s.st.SetWorkerHealth(r.Context(), s.realm(r), name, health); err != nil {
 		s.storeError(w, r, "worker", err)
 		return
 	}
@@ -274,7 +274,7 @@ func orNotFound(err error) error {
 
 // visibleDevice loads the {name} device, 404 when the viewer may not see it.
 func (s *Server) visibleDevice(w http.ResponseWriter, r *http.Request) (*store.Device, bool) {
-	d, err := s.st.DeviceByName(r.Context(), s.cfg.RealmID, chi.URLParam(r, "name"))
+	d, err := s.st.DeviceByName(r.Context(), s.realm(r), chi.URLParam(r, "name"))
 	if err == nil {
 		var ok bool
 		if ok, err = s.st.CanViewDevice(r.Context(), d, currentUser(r)); err == nil && !ok {

@@ -120,7 +120,7 @@ func (s *Server) visibleJob(w http.ResponseWriter, r *http.Request) (*store.Job,
 		s.notFound(w, r, "job")
 		return nil, false
 	}
-	j, err := s.st.GetJob(r.Context(), s.cfg.RealmID, id, currentUser(r))
+	j, err := s.st.GetJob(r.Context(), s.realm(r), id, currentUser(r))
 	if err != nil {
 		s.storeError(w, r, "job", err)
 		return nil, false
@@ -168,7 +168,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.st.CancelJob(r.Context(), s.cfg.RealmID, j.ID, u); err != nil {
+	if err := s.st.CancelJob(r.Context(), s.realm(r), j.ID, u); err != nil {
 		s.storeError(w, r, "job", err)
 		return
 	}
@@ -231,7 +231,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, "submit.html", "Submit a job", submitErrors(def, err))
 		return
 	}
-	ids, err := s.st.SubmitJob(r.Context(), s.cfg.RealmID, u, def, job)
+	ids, err := s.st.SubmitJob(r.Context(), s.realm(r), u, def, job)
 	var se *store.SubmitError
 	if errors.As(err, &se) {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, "submit.html", "Submit a job", submitPage{Definition: def, Error: se.Error()})

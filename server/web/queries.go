@@ -76,7 +76,7 @@ LEFT JOIN devices d ON d.id = j.actual_device_id`
 // listJobs returns up to f.Limit jobs newest first, and whether more exist
 // past the page in the direction read.
 func (s *Server) listJobs(ctx context.Context, viewer *store.User, f jobListFilter) ([]jobRow, bool, error) {
-	args := []any{s.cfg.RealmID}
+	args := []any{s.realmOf(viewer)}
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
 	where := []string{"j.realm_id = $1", visibleCond(viewer, arg)}
 	add := func(cond string, v any) { where = append(where, strings.Replace(cond, "?", arg(v), 1)) }
@@ -163,12 +163,12 @@ type hourBucket struct {
 
 // hourly counts the jobs that ended in each of the last 24 hours: one
 // range scan of the end_time index, bucketed here.
-func (s *Server) hourly(ctx context.Context) ([]hourBucket, error) {
+func (s *Server) hourly(ctx context.Context, realmID int64) ([]hourBucket, error) {
 	now := time.Now().UTC().Truncate(time.Hour)
 	first := now.Add(-23 * time.Hour)
 	rows, err := s.st.Pool().Query(ctx, `SELECT date_trunc('hour', end_time AT TIME ZONE 'UTC'), count(*),
     count(*) FILTER (WHERE health = 'Incomplete')
-FROM jobs WHERE realm_id = $1 AND end_time >= $2 GROUP BY 1`, s.cfg.RealmID, first)
+FROM jobs WHERE realm_id = $1 AND end_time >= $2 GROUP BY 1`, realmID, first)
 	if err != nil {
 		return nil, fmt.Errorf("hourly jobs: %w", err)
 	}

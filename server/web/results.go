@@ -92,7 +92,7 @@ func (s *Server) resultsChart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Searched = true
-	args := []any{s.cfg.RealmID, p.Suite, p.Case, p.DeviceType}
+	args := []any{s.realm(r), p.Suite, p.Case, p.DeviceType}
 	arg := func(v any) string { args = append(args, v); return "$" + itoa(len(args)) }
 	sql := `SELECT j.id, c.measurement::float8, trim_scale(c.measurement)::text, c.result
 FROM test_cases c JOIN test_suites ts ON ts.id = c.suite_id JOIN jobs j ON j.id = ts.job_id

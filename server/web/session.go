@@ -57,6 +57,18 @@ func sess(r *http.Request) *session {
 
 func currentUser(r *http.Request) *store.User { return sess(r).user }
 
+// realm is the realm a request acts in: the session's, or for anonymous
+// visitors the configured one (the default realm).
+func (s *Server) realm(r *http.Request) int64 { return s.realmOf(currentUser(r)) }
+
+// realmOf is realm for a known viewer (nil: anonymous).
+func (s *Server) realmOf(u *store.User) int64 {
+	if u != nil {
+		return u.RealmID
+	}
+	return s.cfg.RealmID
+}
+
 // session resolves the session cookie; an unknown or expired one is anonymous.
 func (s *Server) session(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -89,10 +101,10 @@ func (s *Server) session(next http.Handler) http.Handler {
 }
 
 func (s *Server) loadSession(ctx context.Context, id string) (*store.User, string, error) {
-	var uid int64
+	var uid, realmID int64
 	var csrf string
-	err := s.st.Pool().QueryRow(ctx, `SELECT user_id, csrf FROM web_sessions WHERE id_hash = $1 AND expires_at > now()`,
-		hashID(id)).Scan(&uid, &csrf)
+	err := s.st.Pool().QueryRow(ctx, `SELECT user_id, csrf, realm_id FROM web_sessions WHERE id_hash = $1 AND expires_at > now()`,
+		hashID(id)).Scan(&uid, &csrf, &realmID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, "", store.ErrNotFound
 	}
@@ -103,7 +115,15 @@ func (s *Server) loadSession(ctx context.Context, id string) (*store.User, strin
 	if err != nil {
 		return nil, "", fmt.Errorf("session user: %w", err)
 	}
-	return u, csrf, nil
+	// A member who has left the realm since logging in is logged out.
+	realm, err := s.st.RealmByID(ctx, realmID)
+	if err != nil {
+		return nil, "", fmt.Errorf("session realm: %w", err)
+	}
+	if ok, err := s.st.CanUseRealm(ctx, realmID, u); err != nil || !ok {
+		return nil, "", store.ErrNotFound
+	}
+	return u.InRealm(realm), csrf, nil
 }
 
 // checkCSRF refuses every POST whose csrf field (or X-CSRF-Token header)
@@ -133,7 +153,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 type loginPage struct {
-	Next, Username, Error string
+	Next, Username, Realm, Error string
 }
 
 // safeNext keeps redirects on this site.
@@ -164,9 +184,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.throttle.reset(keys)
+	realmName := strings.TrimSpace(r.PostFormValue("realm"))
+	realm, err := s.loginRealm(r.Context(), u, realmName)
+	if err != nil {
+		s.renderStatus(w, r, http.StatusForbidden, "login.html", "Log in",
+			loginPage{Next: next, Username: name, Realm: realmName, Error: err.Error()})
+		return
+	}
 	id, csrf := randomToken(), randomToken()
-	_, err = s.st.Pool().Exec(r.Context(), `INSERT INTO web_sessions (id_hash, user_id, csrf, expires_at)
-VALUES ($1, $2, $3, now() + $4::interval)`, hashID(id), u.ID, csrf, fmt.Sprintf("%d seconds", int(s.cfg.SessionTTL.Seconds())))
+	_, err = s.st.Pool().Exec(r.Context(), `INSERT INTO web_sessions (id_hash, user_id, csrf, expires_at, realm_id)
+VALUES ($1, $2, $3, now() + $4::interval, $5)`, hashID(id), u.ID, csrf, fmt.Sprintf("%d seconds", int(s.cfg.SessionTTL.Seconds())), realm.ID)
 	if err != nil {
 		s.serverError(w, r, fmt.Errorf("create session: %w", err))
 		return
@@ -176,6 +203,39 @@ VALUES ($1, $2, $3, now() + $4::interval)`, hashID(id), u.ID, csrf, fmt.Sprintf(
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || s.cfg.SecureCookies, Expires: time.Now().Add(s.cfg.SessionTTL)})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// loginRealm picks the realm a new session acts in: the one asked for, if
+// the user may use it; otherwise the default realm, or the user's only
+// (first) realm when they are not a member of the default one.
+func (s *Server) loginRealm(ctx context.Context, u *store.User, name string) (*store.Realm, error) {
+	notMember := fmt.Errorf("You are not a member of realm %q.", name)
+	if name != "" {
+		realm, err := s.st.RealmByName(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notMember // a realm one may not use looks missing
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ok, err := s.st.CanUseRealm(ctx, realm.ID, u); err != nil || !ok {
+			return nil, notMember
+		}
+		return realm, nil
+	}
+	realms, err := s.st.ListRealms(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if len(realms) == 0 {
+		return nil, fmt.Errorf("Your account is not a member of any realm: ask an administrator.")
+	}
+	for _, r := range realms {
+		if r.ID == s.cfg.RealmID {
+			return r, nil
+		}
+	}
+	return realms[0], nil
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
