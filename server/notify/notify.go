@@ -47,8 +47,12 @@ type Config struct {
 	StaleAfter time.Duration
 	// Cursor names the outbox position kept in the database ("default").
 	Cursor string
-	// HTTPClient makes the callbacks; a client with CallbackTimeout when nil.
+	// HTTPClient makes the callbacks and webhook POSTs; a client with
+	// CallbackTimeout when nil.
 	HTTPClient *http.Client
+	// WebhookPoll is how often the webhook queue is read when nothing
+	// wakes the sender (another notifier's work, a lost wake-up); 1 s when 0.
+	WebhookPoll time.Duration
 }
 
 func (c *Config) defaults() {
@@ -76,26 +80,32 @@ func (c *Config) defaults() {
 	if c.Cursor == "" {
 		c.Cursor = "default"
 	}
+	if c.WebhookPoll <= 0 {
+		c.WebhookPoll = time.Second
+	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: c.CallbackTimeout}
 	}
 }
 
-// Service sends the notifications of finished (and running) jobs. It reads
-// job events from the hub, starting after the last event it handled in a
-// previous run, so a restart loses nothing; each notification is claimed in
-// the database before it is sent, so none is sent twice.
+// Service sends the notifications of finished (and running) jobs, and the
+// realm notices to the realms' webhooks (webhooks.go). It reads events from
+// the hub, starting after the last event it handled in a previous run, so a
+// restart loses nothing; each notification is claimed in the database
+// before it is sent, so none is sent twice.
 type Service struct {
 	st     *store.Store
 	hub    *publisher.Hub
 	logger *slog.Logger
 	cfg    Config
+
+	webhookWake chan struct{}
 }
 
 // New returns a Service reading events from hub.
 func New(st *store.Store, hub *publisher.Hub, logger *slog.Logger, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{st: st, hub: hub, logger: logger, cfg: cfg}
+	return &Service{st: st, hub: hub, logger: logger, cfg: cfg, webhookWake: make(chan struct{}, 1)}
 }
 
 // jobEvent is the part of a testjob event the service needs.
@@ -115,7 +125,7 @@ func (s *Service) Run(ctx context.Context) error {
 		from = publisher.FromNow
 	}
 	isJob := func(e events.Event) bool {
-		return e.Topic == events.TopicTestJob && (strings.Contains(e.Data, `"state": "Finished"`) || strings.Contains(e.Data, `"state": "Running"`))
+		return isNotice(e) || e.Topic == events.TopicTestJob && (strings.Contains(e.Data, `"state": "Finished"`) || strings.Contains(e.Data, `"state": "Running"`))
 	}
 	sub, err := s.hub.Subscribe(ctx, from, isJob)
 	if err != nil {
@@ -134,6 +144,10 @@ func (s *Service) Run(ctx context.Context) error {
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Canceled before wg.Wait (defers run last first), also when Run fails.
+	webhookCtx, stopWebhooks := context.WithCancel(ctx)
+	defer stopWebhooks()
+	wg.Go(func() { s.deliverWebhooks(webhookCtx) })
 	// Claims left "sending" by a notifier that died are sent again.
 	stale, err := s.st.ReleaseStaleNotifications(ctx, s.cfg.StaleAfter)
 	if err != nil {
@@ -162,6 +176,15 @@ func (s *Service) Run(ctx context.Context) error {
 				continue
 			}
 			return fmt.Errorf("notify: events: %w", err)
+		}
+		if isNotice(m.Event) {
+			if err := s.enqueueNotice(ctx, m.Event); err != nil {
+				return nil // ctx ended; the cursor stays before this notice
+			}
+			if err := s.st.SetNotifyCursor(ctx, s.cfg.Cursor, m.Event.ID); err != nil && ctx.Err() == nil {
+				s.logger.Warn("notify: save cursor", slog.Any("error", err))
+			}
+			continue
 		}
 		var ev jobEvent
 		if err := json.Unmarshal([]byte(m.Event.Data), &ev); err != nil || ev.Job == 0 {
