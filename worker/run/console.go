@@ -55,6 +55,7 @@ type Console struct {
 	logCut     bool   // logPartial lost bytes: the line is too long to log
 	sigPartial []byte // line being assembled for the line handler
 	lineFn     func(line string)
+	logFilter  logFilter
 	closed     bool
 	readErr    error
 	notify     chan struct{}
@@ -160,6 +161,24 @@ func (c *Console) SetLineHandler(fn func(line string)) {
 	c.mu.Unlock()
 }
 
+// logFilter keeps some console lines out of the log: the base64 lines of
+// a file the DUT uploads would drown the log and bloat the server's store.
+type logFilter interface {
+	// hide is called, from the reader, with every complete raw line
+	// before it is logged; true drops it from the log.
+	hide(line []byte) bool
+	// holding reports that a partial line must wait for its end rather
+	// than be logged when the console is idle (it may be hidden).
+	holding() bool
+}
+
+// setLogFilter installs f (nil removes it).
+func (c *Console) setLogFilter(f logFilter) {
+	c.mu.Lock()
+	c.logFilter = f
+	c.mu.Unlock()
+}
+
 // Done is closed when the console output ended.
 func (c *Console) Done() <-chan struct{} { return c.done }
 
@@ -206,7 +225,11 @@ func (c *Console) feed(p []byte) {
 		}
 		c.appendLog(p[:i])
 		c.sigPartial = appendBounded(c.sigPartial, p[:i], maxLine)
-		c.flushLogPartial()
+		if c.logFilter != nil && c.logFilter.hide(c.sigPartial) {
+			c.logPartial, c.logCut = c.logPartial[:0], false
+		} else {
+			c.flushLogPartial()
+		}
 		if c.lineFn != nil {
 			c.lineFn(string(c.sigPartial))
 		}
@@ -260,7 +283,9 @@ func (c *Console) flushLogPartial() {
 
 func (c *Console) flushIdle() {
 	c.mu.Lock()
-	c.flushLogPartial()
+	if c.logFilter == nil || !c.logFilter.holding() {
+		c.flushLogPartial()
+	}
 	c.mu.Unlock()
 }
 

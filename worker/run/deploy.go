@@ -32,6 +32,8 @@ type artifact struct {
 	URL         string
 	Checksums   map[string]string // algorithm -> hex
 	Compression string
+	// Where names the job field of the URL in artifact:// errors.
+	Where string
 }
 
 // artifactKeys are the deploy parameters that name a downloadable file
@@ -49,7 +51,7 @@ func artifactsOf(a jobdef.Action) ([]artifact, error) {
 		if u == "" {
 			return JobError("%s: missing url", where)
 		}
-		art := artifact{Key: key, URL: u, Checksums: map[string]string{}, Compression: stringOf(m["compression"])}
+		art := artifact{Key: key, Where: where + ".url", URL: u, Checksums: map[string]string{}, Compression: stringOf(m["compression"])}
 		for _, alg := range []string{"md5sum", "sha256sum", "sha512sum"} {
 			if s := stringOf(m[alg]); s != "" {
 				art.Checksums[alg] = strings.ToLower(s)
@@ -96,7 +98,7 @@ func buildDeploy(j *Job, a jobdef.Action) (*Step, error) {
 		art := art
 		children = append(children, j.step(a, "download-retry", "download "+art.Key+" with retry",
 			func(ctx context.Context, s *Step) error {
-				p, err := download(ctx, j.Log, art, filepath.Join(dir, art.Key))
+				p, err := download(ctx, j.Log, j.artifacts, art, filepath.Join(dir, art.Key))
 				if err != nil {
 					return err
 				}
@@ -120,8 +122,9 @@ func buildDeploy(j *Job, a jobdef.Action) (*Step, error) {
 
 // download fetches art into dir and verifies its checksums. A wrong
 // checksum or a missing file is the job's fault (JobError); a server that
-// fails is an InfrastructureError.
-func download(ctx context.Context, log *Logger, art artifact, dir string) (string, error) {
+// fails, or a realm artifact whose bytes differ from the server's
+// checksum, is an InfrastructureError. srv serves artifact:// URLs.
+func download(ctx context.Context, log *Logger, srv *artifactServer, art artifact, dir string) (string, error) {
 	u, err := url.Parse(art.URL)
 	if err != nil {
 		return "", JobError("%s: invalid url %q: %v", art.Key, art.URL, err)
@@ -133,11 +136,16 @@ func download(ctx context.Context, log *Logger, art artifact, dir string) (strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", InfraError("create %s: %v", dir, err)
 	}
-	src, size, err := openArtifact(ctx, u, art.Key)
+	where := art.Key
+	if u.Scheme == artifactScheme && art.Where != "" {
+		where = art.Where
+	}
+	src, err := openArtifact(ctx, srv, u, where)
 	if err != nil {
 		return "", err
 	}
 	defer src.Close()
+	size := src.size
 	log.Infof("downloading %s", art.URL)
 	start := time.Now()
 	hashes := map[string]hash.Hash{"md5sum": md5.New(), "sha256sum": sha256.New(), "sha512sum": sha512.New()}
@@ -163,6 +171,12 @@ func download(ctx context.Context, log *Logger, art artifact, dir string) (strin
 	if ferr := finish(); err == nil {
 		err = ferr
 	}
+	if err == nil {
+		// A compressed stream may end before the file does (after finish:
+		// a filter command reads tee until it exits); the job's and the
+		// server's checksums are of the whole file.
+		_, err = io.Copy(io.Discard, tee)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -177,6 +191,9 @@ func download(ctx context.Context, log *Logger, art artifact, dir string) (strin
 	}
 	elapsed := time.Since(start).Seconds()
 	log.Infof("%d bytes downloaded in %.2f s (%.2f MB/s)", pr.done, elapsed, float64(pr.done)/1e6/max(elapsed, 1e-3))
+	if err := src.verify(); err != nil {
+		return "", err
+	}
 	if err := verifyChecksums(log, art, hashes); err != nil {
 		return "", err
 	}
@@ -199,35 +216,40 @@ func verifyChecksums(log *Logger, art artifact, hashes map[string]hash.Hash) err
 	return nil
 }
 
-func openArtifact(ctx context.Context, u *url.URL, key string) (io.ReadCloser, int64, error) {
+// openArtifact opens every URL lava-run downloads (deploy images, url test
+// definitions); key names the job field in errors. Realm artifacts
+// (artifact://) come from srv, with the server's SHA-256 to verify.
+func openArtifact(ctx context.Context, srv *artifactServer, u *url.URL, key string) (*source, error) {
 	switch u.Scheme {
 	case "file":
 		f, err := os.Open(u.Path)
 		if err != nil {
-			return nil, 0, JobError("%s: unable to open %s: %v", key, u.Path, err)
+			return nil, JobError("%s: unable to open %s: %v", key, u.Path, err)
 		}
 		st, _ := f.Stat()
-		return f, st.Size(), nil
+		return &source{ReadCloser: f, size: st.Size(), url: u.String()}, nil
 	case "http", "https":
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
-			return nil, 0, JobError("%s: %v", key, err)
+			return nil, JobError("%s: %v", key, err)
 		}
 		req.Header.Set("User-Agent", "lava 2023.01")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, 0, context.Cause(ctx)
+				return nil, context.Cause(ctx)
 			}
-			return nil, 0, InfraError("%s: unable to fetch %s: %v", key, u, err)
+			return nil, InfraError("%s: unable to fetch %s: %v", key, u, err)
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
-			return nil, 0, JobError("%s: unable to fetch %s: HTTP %d", key, u, resp.StatusCode)
+			return nil, JobError("%s: unable to fetch %s: HTTP %d", key, u, resp.StatusCode)
 		}
-		return resp.Body, resp.ContentLength, nil
+		return &source{ReadCloser: resp.Body, size: resp.ContentLength, url: u.String()}, nil
+	case artifactScheme:
+		return srv.open(ctx, u, key)
 	}
-	return nil, 0, JobError("%s: unsupported url scheme %q", key, u.Scheme)
+	return nil, JobError("%s: unsupported url scheme %q", key, u.Scheme)
 }
 
 func decompressor(ctx context.Context, r io.Reader, compression, name string) (io.Reader, string, func() error, error) {

@@ -66,7 +66,7 @@ func TestDownload(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := newRecorder()
-			p, err := download(context.Background(), NewLogger(rec), tt.art, t.TempDir())
+			p, err := download(context.Background(), NewLogger(rec), nil, tt.art, t.TempDir())
 			if tt.wantErr != "" {
 				e, ok := err.(*Error)
 				if !ok || !strings.Contains(e.Msg, tt.wantErr) || e.Type != tt.errType {

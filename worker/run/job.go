@@ -45,6 +45,8 @@ type Job struct {
 	Dispatcher map[string]any
 	// tftpFiles are the deployed files by key, relative to TFTPRoot.
 	tftpFiles map[string]string
+	// artifacts serves the realm's artifact:// URLs; nil without a server URL.
+	artifacts *artifactServer
 	// cleanups run when the job ends, however it ends.
 	cleanups []func()
 }

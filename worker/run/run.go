@@ -224,7 +224,7 @@ func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
 	}
 	log.Infof("lava-dispatcher, installed at version: %s", workerapi.Version)
 	j := &Job{ID: cfg.JobID, Def: def, Device: dev, Timeouts: to, OutDir: cfg.OutputDir, Log: log, Downloads: map[string]string{},
-		TFTPRoot: cfg.TFTPRoot, Dispatcher: dispatcher}
+		TFTPRoot: cfg.TFTPRoot, Dispatcher: dispatcher, artifacts: newArtifactServer(cfg)}
 	steps, err := j.buildPipeline()
 	if err != nil {
 		return nil, nil, err

@@ -249,11 +249,14 @@ func (j *Job) testShell(ctx context.Context, stage int, ns string) error {
 	q := &lineQueue{notify: make(chan struct{}, 1)}
 	c.SetLineHandler(q.push)
 	defer c.SetLineHandler(nil)
+	c.setLogFilter(&artifactGate{})
+	defer c.setLogFilter(nil)
 	if err := c.SendLine(ctx, j.Overlay.RunnerCommand(stage)); err != nil {
 		return err
 	}
 	ts := &shellState{j: j, stage: stage, ns: ns}
 	defer ts.finish()
+	defer ts.endUpload(ctx)
 	for {
 		line, err := q.next(ctx, c.Done())
 		if err != nil {
@@ -266,7 +269,7 @@ func (j *Job) testShell(ctx context.Context, stage int, ns string) error {
 			}
 			continue
 		}
-		done, err := ts.handle(line)
+		done, err := ts.handle(ctx, line)
 		if err != nil {
 			return err
 		}
@@ -291,10 +294,14 @@ type shellState struct {
 	currentRun map[string]any
 	pattern    *testshell.Pattern
 	errors     string
+	upload     *upload // a file the DUT is sending (lava-artifact-upload)
 }
 
-func (ts *shellState) handle(line string) (bool, error) {
+func (ts *shellState) handle(ctx context.Context, line string) (bool, error) {
 	sig, ok := testshell.ParseLine(line)
+	if ts.artifactLine(ctx, line, sig, ok) {
+		return false, nil
+	}
 	if !ok {
 		if ts.pattern != nil {
 			ts.matchPattern(line)

@@ -63,7 +63,7 @@ func buildTFTPDeploy(j *Job, a jobdef.Action) (*Step, error) {
 	for _, art := range arts {
 		children = append(children, j.step(a, "download-retry", "download "+art.Key+" with retry",
 			func(ctx context.Context, s *Step) error {
-				p, err := download(ctx, j.Log, art, filepath.Join(dir, art.Key))
+				p, err := download(ctx, j.Log, j.artifacts, art, filepath.Join(dir, art.Key))
 				if err != nil {
 					return err
 				}

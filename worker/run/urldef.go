@@ -28,7 +28,7 @@ func (j *Job) untarDefinition(ctx context.Context, src *defSource, dir string) e
 		return JobError("%s.repository: invalid url %q: %v", src.where, src.repository, err)
 	}
 	j.Log.Infof("Fetching tests from %s", src.repository)
-	body, _, err := openArtifact(ctx, u, "repository")
+	body, err := openArtifact(ctx, j.artifacts, u, src.where+".repository")
 	if err != nil {
 		return err
 	}
@@ -41,6 +41,9 @@ func (j *Job) untarDefinition(ctx context.Context, src *defSource, dir string) e
 			return context.Cause(ctx)
 		}
 		return JobError("Unable to unpack the test definitions of %s: %v", src.repository, err)
+	}
+	if err := body.verify(); err != nil {
+		return err
 	}
 	j.Log.Infof("Untar tests from file %s to directory %s", src.repository, dir)
 	return nil
