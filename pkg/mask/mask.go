@@ -96,6 +96,22 @@ func (m *Masker) value(v any) (any, bool) {
 			out[m.Apply(k)] = me
 		}
 		return out, true
+	case []map[string]any:
+		var out []map[string]any
+		for i, e := range x {
+			me, c := m.value(e)
+			if c && out == nil {
+				out = make([]map[string]any, len(x))
+				copy(out, x)
+			}
+			if out != nil {
+				out[i] = me.(map[string]any)
+			}
+		}
+		if out == nil {
+			return x, false
+		}
+		return out, true
 	case []any:
 		var out []any
 		for i, e := range x {

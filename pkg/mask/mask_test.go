@@ -58,6 +58,10 @@ func TestValue(t *testing.T) {
 	if in["case"] != "login_s3cr3t" || in["extra"].([]any)[1] != "s3cr3t" {
 		t.Fatal("Value modified its input")
 	}
+	steps := []map[string]any{{"name": "a"}, {"description": "run s3cr3t"}}
+	if got := m.Value(steps); !reflect.DeepEqual(got, []map[string]any{{"name": "a"}, {"description": "run [secret]"}}) {
+		t.Fatalf("Value(steps) = %#v", got)
+	}
 	same := map[string]any{"a": []any{"b"}}
 	if reflect.ValueOf(m.Value(same)).Pointer() != reflect.ValueOf(same).Pointer() {
 		t.Error("an unchanged map was copied")

@@ -92,6 +92,9 @@ func (d *daemon) nextEscalation(now time.Time) (time.Time, bool) {
 // job dir and forgets the job.
 func (d *daemon) report(ctx context.Context, j *jobRecord) error {
 	dir := d.jobDir(j)
+	if err := scrubJob(dir); err != nil {
+		d.log.Warn("cannot remove the job definition", "job_id", j.ID, "error", err)
+	}
 	f := finishOf(dir)
 	d.log.Info("reporting job end", "job_id", j.ID, "result", f.Result, "error_type", f.ErrorType)
 	if err := d.client.JobFinished(ctx, j.ID, j.Token, f); err != nil {

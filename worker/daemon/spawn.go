@@ -71,14 +71,24 @@ func (d *daemon) launch(ref workerapi.JobRef, jc workerapi.JobConfig) *jobRecord
 // writeJobFiles writes what lava-run reads and clears what a previous run
 // of the same job left, so a stale result is never reported.
 func writeJobFiles(dir string, jc workerapi.JobConfig) error {
-	files := []struct{ name, text string }{
-		{fileJob, jc.Definition}, {fileDevice, jc.Device}, {fileDispatcher, jc.Dispatcher},
+	type jobFile struct {
+		name, text string
+		mode       os.FileMode
 	}
+	// The definition carries the job's secrets in clear (the server
+	// resolved them for this run): only the worker's user reads it, and
+	// report removes it as soon as lava-run is gone.
+	files := []jobFile{{fileJob, jc.Definition, 0o600}, {fileDevice, jc.Device, 0o644}, {fileDispatcher, jc.Dispatcher, 0o644}}
 	if jc.EnvDUT != "" {
-		files = append(files, struct{ name, text string }{fileEnvDUT, jc.EnvDUT})
+		files = append(files, jobFile{fileEnvDUT, jc.EnvDUT, 0o644})
 	}
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), 0o644); err != nil {
+		p := filepath.Join(dir, f.name)
+		// WriteFile keeps the mode of a file a previous run left.
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("write job file: %w", err)
+		}
+		if err := os.WriteFile(p, []byte(f.text), f.mode); err != nil {
 			return fmt.Errorf("write job file: %w", err)
 		}
 	}
@@ -86,6 +96,16 @@ func writeJobFiles(dir string, jc workerapi.JobConfig) error {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove stale %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// scrubJob removes the job definition, the one file of a job dir with
+// secret values in clear: the dir itself stays until the server has taken
+// the end report, which can be long when the server is away.
+func scrubJob(dir string) error {
+	if err := os.Remove(filepath.Join(dir, fileJob)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", fileJob, err)
 	}
 	return nil
 }

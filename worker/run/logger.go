@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"golava/pkg/logfmt"
+	"golava/pkg/mask"
 )
 
 // Sink receives encoded log records (logfmt.Encode output).
@@ -25,6 +26,9 @@ type Logger struct {
 	mu   sync.Mutex
 	sink Sink
 	now  func() time.Time
+	// mask hides the job's secret values in every record; nil until the
+	// job definition is read.
+	mask *mask.Masker
 }
 
 // NewLogger returns a Logger writing to sink.
@@ -32,12 +36,39 @@ func NewLogger(sink Sink) *Logger {
 	return &Logger{sink: sink, now: time.Now}
 }
 
-func (l *Logger) log(lvl string, msg any) {
-	if s, ok := msg.(string); ok {
-		msg = logfmt.Msg(s)
-	}
+// SetMasker hides the values m knows in every later record (console
+// lines, commands sent, results, errors).
+func (l *Logger) SetMasker(m *mask.Masker) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.mask = m
+}
+
+// Mask returns s with the job's secret values hidden, for text that leaves
+// lava-run by another way than the log (stderr, result.yaml).
+func (l *Logger) Mask(s string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mask.Apply(s)
+}
+
+// MaskValue is Mask for a decoded YAML value (see mask.Masker.Value).
+func (l *Logger) MaskValue(v any) any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mask.Value(v)
+}
+
+func (l *Logger) log(lvl string, msg any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Before encoding: the encoder escapes characters, and a value with a
+	// quote or a tab would no longer match in the record.
+	if s, ok := msg.(string); ok {
+		msg = logfmt.Msg(l.mask.Apply(s))
+	} else {
+		msg = l.mask.Value(msg)
+	}
 	line := logfmt.Line{DT: l.now(), Lvl: lvl, Msg: msg}
 	rec := logfmt.Encode(line)
 	if len(rec) >= maxRecord {

@@ -17,6 +17,7 @@ import (
 
 	"golava/pkg/devconf"
 	"golava/pkg/jobdef"
+	"golava/pkg/mask"
 	"golava/pkg/workerapi"
 )
 
@@ -67,12 +68,14 @@ func Run(ctx context.Context, cfg Config) Outcome {
 	cfg = cfg.withDefaults()
 	sink, closeSink := cfg.meteredSink()
 	log := NewLogger(sink)
+	// stderr becomes the job's failure comment on the server.
+	cfg.Stderr = maskedWriter{w: cfg.Stderr, log: log}
 	out := runJob(ctx, cfg, log)
 	res := map[string]any{"definition": "lava", "case": "job", "result": out.Result}
 	if out.Result == "pass" {
 		log.Infof("Job finished correctly")
 	} else {
-		res["error_msg"] = out.ErrorMsg
+		res["error_msg"] = log.Mask(out.ErrorMsg)
 		res["error_type"] = out.ErrorType
 		if h := (&Error{Type: out.ErrorType}).Help(); h != "" {
 			log.Errorf("%s", h)
@@ -215,6 +218,9 @@ func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
 		return nil, nil, InfraError("read job definition: %v", err)
 	}
 	def, err := jobdef.Parse(jobData)
+	if def != nil {
+		log.SetMasker(secretMasker(def))
+	}
 	if err != nil && !isSubJob(def) {
 		return nil, nil, JobError("Invalid job definition: %v", err)
 	}
@@ -239,7 +245,7 @@ func prepare(cfg Config, log *Logger) (*Job, []*Step, error) {
 		Children: []*Step{{Name: "power-off", Description: "discontinue power to device", Timeout: cfg.CleanupTimeout}}}
 	steps = append(steps, fin)
 	number(steps, "")
-	desc, err := yaml.Marshal(describe(steps))
+	desc, err := yaml.Marshal(log.MaskValue(describe(steps)))
 	if err != nil {
 		return nil, nil, Bug("describe pipeline: %v", err)
 	}
@@ -303,6 +309,31 @@ func writeResult(dir string, res map[string]any) error {
 		return fmt.Errorf("write result.yaml: %w", err)
 	}
 	return nil
+}
+
+// secretMasker hides every value of the job's secrets: block: the server
+// has replaced /lava/REALM/NAME paths by their values, and literal values
+// are secrets too.
+func secretMasker(def *jobdef.Job) *mask.Masker {
+	vals := make([]string, 0, len(def.Secrets))
+	for _, v := range def.Secrets {
+		vals = append(vals, stringOf(v))
+	}
+	return mask.New(vals)
+}
+
+// maskedWriter hides the job's secret values in what lava-run writes to
+// stderr (one Fprintf is one Write, so a value is never split).
+type maskedWriter struct {
+	w   io.Writer
+	log *Logger
+}
+
+func (m maskedWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(m.w, m.log.Mask(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // ExitCode is lava-run's exit status for an outcome.

@@ -25,8 +25,10 @@ func (j *Job) planOverlay() error {
 	}
 	if len(j.Def.Secrets) > 0 {
 		j.Overlay.Secrets = map[string]string{}
+		j.Overlay.JobSecrets = map[string]string{}
 		for k, v := range j.Def.Secrets {
 			j.Overlay.Secrets[k] = stringOf(v)
+			j.Overlay.JobSecrets[k] = stringOf(v)
 		}
 	}
 	if sh := stringOf(j.constant("posix", "lava_test_sh_cmd")); sh != "" {

@@ -56,6 +56,11 @@ type Config struct {
 	// Secrets are written to ResultsDir/secrets as KEY=VALUE lines (mode
 	// 0600), as LAVA does with the job's secrets and the env-dut variables.
 	Secrets map[string]string
+	// JobSecrets is the job's secrets: block alone, written to
+	// ResultsDir/job-secrets (mode 0600) and exported to the install and
+	// run steps (the secrets file also holds the worker's environment,
+	// whose PATH would break the DUT's shell).
+	JobSecrets map[string]string
 	// ModTime stamps the archive entries; zero means the Unix epoch so the
 	// archive bytes only depend on the config.
 	ModTime time.Time
@@ -85,6 +90,9 @@ func Build(cfg Config) ([]byte, error) {
 	w.file(path.Join(root, "environment"), 0o644, exports(cfg.Environment))
 	if len(cfg.Secrets) > 0 {
 		w.file(path.Join(root, "secrets"), 0o600, assignments(cfg.Secrets))
+	}
+	if len(cfg.JobSecrets) > 0 {
+		w.file(path.Join(root, "job-secrets"), 0o600, assignments(cfg.JobSecrets))
 	}
 	for _, st := range cfg.Stages {
 		if err := w.stage(cfg, root, st); err != nil {
@@ -183,7 +191,7 @@ func (w *writer) stage(cfg Config, root string, st Stage) error {
 		w.file(path.Join(rel, "uuid"), 0o644, d.UUID+"\n")
 		w.file(path.Join(rel, "run.sh"), 0o755, runScript(cfg, abs, d))
 		if len(d.InstallSteps) > 0 {
-			w.file(path.Join(rel, "install.sh"), 0o755, installScript(abs, d))
+			w.file(path.Join(rel, "install.sh"), 0o755, installScript(cfg, abs, d))
 		}
 	}
 	w.file(path.Join(stageRoot, "lava-test-runner.conf"), 0o644, conf.String())
@@ -235,6 +243,7 @@ func runScript(cfg Config, dir string, d Definition) string {
 	b.WriteString(". " + Quote(path.Join(cfg.ResultsDir, "bin", "lava-common-functions")) + "\n")
 	b.WriteString("export TESTRUN_ID=" + Quote(d.RunID()) + "\n")
 	b.WriteString(exports(d.Params))
+	b.WriteString(sourceSecrets(cfg))
 	b.WriteString("cd " + Quote(dir) + "\n")
 	b.WriteString("UUID=$(cat uuid)\n")
 	b.WriteString("lava_signal STARTRUN \"$TESTRUN_ID $UUID\"\n")
@@ -248,16 +257,27 @@ func runScript(cfg Config, dir string, d Definition) string {
 	return b.String()
 }
 
-func installScript(dir string, d Definition) string {
+func installScript(cfg Config, dir string, d Definition) string {
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\nset -e\n")
 	b.WriteString(exports(d.Params))
+	b.WriteString(sourceSecrets(cfg))
 	b.WriteString("cd " + Quote(dir) + "\n")
 	for _, s := range d.InstallSteps {
 		b.WriteString(s)
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// sourceSecrets exports the job's secrets: block to the steps, before "set -x"
+// so that the shell trace does not print the assignments (lava-run masks
+// what a step prints, but the fewer copies on the console the better).
+func sourceSecrets(cfg Config) string {
+	if len(cfg.JobSecrets) == 0 {
+		return ""
+	}
+	return "set -a\n. " + Quote(path.Join(cfg.ResultsDir, "job-secrets")) + "\nset +a\n"
 }
 
 func exports(m map[string]string) string {
