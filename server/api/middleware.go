@@ -24,9 +24,14 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 // limitBody bounds every request body; handlers see *http.MaxBytesError
-// when a client sends more, and answer 413 (see isTooLarge).
+// when a client sends more, and answer 413 (see isTooLarge). Artifact
+// uploads have their own bound (rest_artifacts.go).
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isArtifactUpload(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > s.cfg.MaxBodyBytes {
 			w.Header().Set("Connection", "close")
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)

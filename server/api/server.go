@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"golava/server/artifacts"
 	"golava/server/store"
 )
 
@@ -33,6 +34,8 @@ type Config struct {
 	// Collectors are exported on /metrics besides the API's own (the
 	// publisher or scheduler of the same process).
 	Collectors []prometheus.Collector
+	// Artifacts serves the realms' artifact areas; nil answers 503.
+	Artifacts *artifacts.Service
 }
 
 // Server is the HTTP API. Handlers live in files by area: rest_jobs.go and
@@ -65,10 +68,12 @@ func (s *Server) Handler() http.Handler {
 		s.restCatalog(r) // tags/, aliases/ (rest_catalog.go)
 		s.restPerms(r)   // permissions/devicetypes/, permissions/devices/ (rest_perms.go)
 		s.restDevAdmin(r)
-		s.restRealms(r) // realms/ (realms.go)
+		s.restRealms(r)    // realms/ (realms.go)
+		s.restArtifacts(r) // realms/{realm}/artifacts/ (rest_artifacts.go)
 	})
 	r.Route("/scheduler/internal/v1", func(r chi.Router) {
 		s.workerJobs(r)
+		s.workerArtifacts(r)
 		s.workerWorkers(r)
 	})
 	s.rpcRoutes(r) // /RPC2 (rpc.go)
