@@ -46,15 +46,15 @@ func TestMetricsHealthAndReady(t *testing.T) {
 		t.Fatalf("GET /metrics = %d %s", code, page)
 	}
 	m := scrape(t, page)
-	want := map[string]float64{
-		`lava_database_up`:                                                   1,
-		`lava_queue_jobs{device_type="qemu"}`:                                1,
-		`lava_jobs{health="Unknown",state="Submitted"}`:                      1,
-		`lava_jobs{health="Unknown",state="Running"}`:                        1,
-		`lava_devices{device_type="qemu",health="Good",state="Idle"}`:        1,
-		`lava_devices{device_type="qemu",health="Maintenance",state="Idle"}`: 1,
-		`lava_devices{device_type="bbb",health="Retired",state="Idle"}`:      1,
-		`lava_workers{health="Active",state="Offline"}`:                      2,
+	want := map[string]float64{ // every lab figure by realm
+		`lava_database_up`: 1,
+		`lava_queue_jobs{device_type="qemu",realm="default"}`:                                1,
+		`lava_jobs{health="Unknown",realm="default",state="Submitted"}`:                      1,
+		`lava_jobs{health="Unknown",realm="default",state="Running"}`:                        1,
+		`lava_devices{device_type="qemu",health="Good",realm="default",state="Idle"}`:        1,
+		`lava_devices{device_type="qemu",health="Maintenance",realm="default",state="Idle"}`: 1,
+		`lava_devices{device_type="bbb",health="Retired",realm="default",state="Idle"}`:      1,
+		`lava_workers{health="Active",realm="default",state="Offline"}`:                      2,
 	}
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {
@@ -73,7 +73,7 @@ func TestMetricsHealthAndReady(t *testing.T) {
 			t.Errorf("%s = %v, want >= 1", k, m[k])
 		}
 	}
-	if age := m[`lava_queue_oldest_seconds{device_type="qemu"}`]; age < 0 || age > 60 {
+	if age := m[`lava_queue_oldest_seconds{device_type="qemu",realm="default"}`]; age < 0 || age > 60 {
 		t.Errorf("queue age = %v s", age)
 	}
 	for k := range m {

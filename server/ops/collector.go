@@ -32,17 +32,19 @@ type DBCollector struct {
 	lastError error
 }
 
+// Every lab figure carries the realm's name as its first label: realms are
+// separate labs, and a dashboard sums over the label for the installation.
 var (
-	descJobs = prometheus.NewDesc(metrics.Namespace+"_jobs", "Jobs by state and health (Finished jobs are recounted every minute).",
-		[]string{"state", "health"}, nil)
-	descQueue = prometheus.NewDesc(metrics.Namespace+"_queue_jobs", "Jobs waiting in the queue (Submitted), by requested device type.",
-		[]string{"device_type"}, nil)
-	descQueueAge = prometheus.NewDesc(metrics.Namespace+"_queue_oldest_seconds", "Age of the oldest queued job, by requested device type.",
-		[]string{"device_type"}, nil)
-	descDevices = prometheus.NewDesc(metrics.Namespace+"_devices", "Devices by device type, state and health.",
-		[]string{"device_type", "state", "health"}, nil)
-	descWorkers = prometheus.NewDesc(metrics.Namespace+"_workers", "Workers by state (Online, Offline) and health.",
-		[]string{"state", "health"}, nil)
+	descJobs = prometheus.NewDesc(metrics.Namespace+"_jobs", "Jobs by realm, state and health (Finished jobs are recounted every minute).",
+		[]string{"realm", "state", "health"}, nil)
+	descQueue = prometheus.NewDesc(metrics.Namespace+"_queue_jobs", "Jobs waiting in the queue (Submitted), by realm and requested device type.",
+		[]string{"realm", "device_type"}, nil)
+	descQueueAge = prometheus.NewDesc(metrics.Namespace+"_queue_oldest_seconds", "Age of the oldest queued job, by realm and requested device type.",
+		[]string{"realm", "device_type"}, nil)
+	descDevices = prometheus.NewDesc(metrics.Namespace+"_devices", "Devices by realm, device type, state and health.",
+		[]string{"realm", "device_type", "state", "health"}, nil)
+	descWorkers = prometheus.NewDesc(metrics.Namespace+"_workers", "Workers by realm, state (Online, Offline) and health.",
+		[]string{"realm", "state", "health"}, nil)
 	descUp = prometheus.NewDesc(metrics.Namespace+"_database_up", "1 when the last database scrape succeeded.", nil, nil)
 )
 
@@ -100,19 +102,23 @@ var activeQueries = []struct {
 	desc *prometheus.Desc
 	sql  string
 }{
-	{descJobs, `SELECT state, health, count(*)::float8 FROM jobs
-		WHERE state IN ('Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling') GROUP BY 1, 2`},
-	{descQueue, `SELECT coalesce(dt.name, ''), count(*)::float8 FROM jobs j
+	{descJobs, `SELECT r.name, j.state, j.health, count(*)::float8 FROM jobs j JOIN realms r ON r.id = j.realm_id
+		WHERE j.state IN ('Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling') GROUP BY 1, 2, 3`},
+	{descQueue, `SELECT r.name, coalesce(dt.name, ''), count(*)::float8 FROM jobs j
+		JOIN realms r ON r.id = j.realm_id
 		LEFT JOIN devices d ON d.id = j.requested_device_id
 		LEFT JOIN device_types dt ON dt.id = coalesce(j.requested_device_type_id, d.device_type_id)
-		WHERE j.state = 'Submitted' GROUP BY 1`},
-	{descQueueAge, `SELECT coalesce(dt.name, ''), extract(epoch FROM now() - min(j.submit_time))::float8 FROM jobs j
+		WHERE j.state = 'Submitted' GROUP BY 1, 2`},
+	{descQueueAge, `SELECT r.name, coalesce(dt.name, ''), extract(epoch FROM now() - min(j.submit_time))::float8 FROM jobs j
+		JOIN realms r ON r.id = j.realm_id
 		LEFT JOIN devices d ON d.id = j.requested_device_id
 		LEFT JOIN device_types dt ON dt.id = coalesce(j.requested_device_type_id, d.device_type_id)
-		WHERE j.state = 'Submitted' GROUP BY 1`},
-	{descDevices, `SELECT dt.name, d.state, d.health, count(*)::float8 FROM devices d
-		JOIN device_types dt ON dt.id = d.device_type_id GROUP BY 1, 2, 3`},
-	{descWorkers, `SELECT state, health, count(*)::float8 FROM workers GROUP BY 1, 2`},
+		WHERE j.state = 'Submitted' GROUP BY 1, 2`},
+	{descDevices, `SELECT r.name, dt.name, d.state, d.health, count(*)::float8 FROM devices d
+		JOIN realms r ON r.id = d.realm_id
+		JOIN device_types dt ON dt.id = d.device_type_id GROUP BY 1, 2, 3, 4`},
+	{descWorkers, `SELECT r.name, w.state, w.health, count(*)::float8 FROM workers w
+		JOIN realms r ON r.id = w.realm_id GROUP BY 1, 2, 3`},
 }
 
 func (c *DBCollector) query(ctx context.Context) ([]prometheus.Metric, error) {
@@ -128,7 +134,8 @@ func (c *DBCollector) query(ctx context.Context) ([]prometheus.Metric, error) {
 }
 
 func (c *DBCollector) queryFinished(ctx context.Context) ([]prometheus.Metric, error) {
-	return c.gauges(ctx, descJobs, `SELECT state, health, count(*)::float8 FROM jobs WHERE state = 'Finished' GROUP BY 1, 2`)
+	return c.gauges(ctx, descJobs, `SELECT r.name, j.state, j.health, count(*)::float8 FROM jobs j
+		JOIN realms r ON r.id = j.realm_id WHERE j.state = 'Finished' GROUP BY 1, 2, 3`)
 }
 
 // gauges runs sql, whose rows are the label values then the value.
