@@ -132,7 +132,7 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	f.StringVar(&notifyCfg.SMTPTLS, "smtp-tls", env("LAVA_SMTP_TLS", "none"), "none, starttls or tls (env LAVA_SMTP_TLS)")
 	f.StringVar(&notifyCfg.SMTPUser, "smtp-user", os.Getenv("LAVA_SMTP_USER"), "SMTP user; the password is read from env LAVA_SMTP_PASSWORD (env LAVA_SMTP_USER)")
 	f.StringVar(&notifyCfg.From, "mail-from", env("LAVA_MAIL_FROM", "lava@localhost"), "sender of notification mails, as LAVA's SERVER_EMAIL (env LAVA_MAIL_FROM)")
-	f.StringVar(&notifyCfg.BaseURL, "base-url", os.Getenv("LAVA_BASE_URL"), "the server's public URL, for links in mails (env LAVA_BASE_URL)")
+	f.StringVar(&notifyCfg.BaseURL, "base-url", os.Getenv("LAVA_BASE_URL"), "the server's public URL, for links in mails and realm notices (env LAVA_BASE_URL)")
 	level := f.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
 	waitDB := f.Duration("wait-db", 60*time.Second, "keep retrying an unreachable database this long at start (env LAVA_WAIT_DB)")
 	if v, ok := os.LookupEnv("LAVA_WAIT_DB"); ok {

@@ -31,7 +31,8 @@ type Config struct {
 	SMTPTLS string
 	// From is the sender (LAVA's SERVER_EMAIL); lava@localhost when empty.
 	From string
-	// BaseURL is the server's address, for links in mails.
+	// BaseURL is the server's address, for links in mails; Run also records
+	// it for the url of realm notices (store.SetBaseURL).
 	BaseURL string
 	// CallbackTimeout bounds one HTTP call (5 s when 0, as LAVA).
 	CallbackTimeout time.Duration
@@ -120,6 +121,13 @@ func (s *Service) Run(ctx context.Context) error {
 	from, ok, err := s.st.NotifyCursor(ctx, s.cfg.Cursor)
 	if err != nil {
 		return err
+	}
+	if s.cfg.BaseURL != "" {
+		// Notices are written by whichever process finishes a job: they
+		// read the server's address from the database.
+		if err := s.st.SetBaseURL(ctx, s.cfg.BaseURL); err != nil {
+			s.logger.Warn("notify: record the base URL for notices", slog.Any("error", err))
+		}
 	}
 	if !ok {
 		from = publisher.FromNow

@@ -90,6 +90,7 @@ type notice struct {
 	Job   int64  `json:"job"`
 	Realm string `json:"realm"`
 	State string `json:"state"`
+	URL   string `json:"url"`
 }
 
 func decodeNotice(t *testing.T, h notifytest.Hook) notice {
@@ -137,7 +138,7 @@ func TestWebhookNoticesOncePerRealm(t *testing.T) {
 	alpha := notifytest.StartWebhookSink(t)
 	wDef := l.webhook(t, store.DefaultRealm, def.URL+"/default", "k3y")
 	wAlpha := l.webhook(t, l.alpha.ID, alpha.URL+"/alpha", "")
-	cfg := notify.Config{Backoff: 10 * time.Millisecond, Attempts: 3, WebhookPoll: 20 * time.Millisecond}
+	cfg := notify.Config{Backoff: 10 * time.Millisecond, Attempts: 3, WebhookPoll: 20 * time.Millisecond, BaseURL: "http://lab.example/"}
 	stop := run(t, l.st, cfg)
 
 	dj := l.finish(t, store.DefaultRealm)
@@ -149,7 +150,8 @@ func TestWebhookNoticesOncePerRealm(t *testing.T) {
 	}
 	second := nextHook(t, def)
 	for _, h := range []notifytest.Hook{first, second} {
-		if n := decodeNotice(t, h); n.Job != dj || n.Realm != "default" || n.State != "Finished" {
+		if n := decodeNotice(t, h); n.Job != dj || n.Realm != "default" || n.State != "Finished" ||
+			n.URL != "http://lab.example/scheduler/job/"+strconv.FormatInt(dj, 10) {
 			t.Errorf("default webhook got %s", h.Body)
 		}
 		if h.Header.Get(notify.HeaderRealm) != "default" || h.Header.Get("Content-Type") != "application/json" {
