@@ -54,6 +54,9 @@ type Config struct {
 	// WebhookPoll is how often the webhook queue is read when nothing
 	// wakes the sender (another notifier's work, a lost wake-up); 1 s when 0.
 	WebhookPoll time.Duration
+	// WebhookKeep is how long sent and failed webhook deliveries stay in
+	// the database (30 days when 0).
+	WebhookKeep time.Duration
 }
 
 func (c *Config) defaults() {
@@ -83,6 +86,9 @@ func (c *Config) defaults() {
 	}
 	if c.WebhookPoll <= 0 {
 		c.WebhookPoll = time.Second
+	}
+	if c.WebhookKeep <= 0 {
+		c.WebhookKeep = 30 * 24 * time.Hour
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: c.CallbackTimeout}

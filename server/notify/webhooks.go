@@ -75,11 +75,15 @@ func (s *Service) pokeWebhooks() {
 }
 
 // deliverWebhooks sends due deliveries until ctx ends, up to Workers at
-// once; it also puts back the claims of a notifier that died mid-POST.
+// once; every StaleAfter/2 it also puts back the claims of a notifier that
+// died mid-POST and prunes deliveries older than WebhookKeep.
 func (s *Service) deliverWebhooks(ctx context.Context) {
 	var lastRelease time.Time
 	for ctx.Err() == nil {
 		if time.Since(lastRelease) > s.cfg.StaleAfter/2 {
+			if _, err := s.st.PruneDeliveries(ctx, s.cfg.WebhookKeep); err != nil {
+				s.logger.Warn("notify: prune old webhook deliveries", slog.Any("error", err))
+			}
 			if n, err := s.st.ReleaseStaleDeliveries(ctx, s.cfg.StaleAfter); err != nil {
 				s.logger.Warn("notify: release stale webhook deliveries", slog.Any("error", err))
 			} else {

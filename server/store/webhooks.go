@@ -227,6 +227,18 @@ WHERE status = 'sending' AND updated_at < now() - make_interval(secs => $1)`, ol
 	return tag.RowsAffected(), nil
 }
 
+// PruneDeliveries deletes the sent and failed deliveries settled more than
+// olderThan ago (the queue would otherwise keep a row per notice and
+// webhook forever), and returns how many.
+func (s *Store) PruneDeliveries(ctx context.Context, olderThan time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries
+WHERE status IN ('sent', 'failed') AND updated_at < now() - make_interval(secs => $1)`, olderThan.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("prune webhook deliveries: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // NextDeliveryIn is how long until the earliest pending delivery is due (0
 // when one is due now), and false when none is pending.
 func (s *Store) NextDeliveryIn(ctx context.Context) (time.Duration, bool, error) {

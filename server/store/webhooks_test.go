@@ -281,6 +281,14 @@ func TestWebhookDeliveryQueue(t *testing.T) {
 	if ds, _ := b.st.ClaimDeliveries(b.ctx, 10); len(ds) != 1 || ds[0].Attempt != 2 {
 		t.Fatalf("after release %+v", ds)
 	}
+	// Settled deliveries are pruned once old; pending ones never.
+	if n, err := b.st.PruneDeliveries(b.ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("pruned %d fresh deliveries, %v", n, err)
+	}
+	b.exec(t, `UPDATE webhook_deliveries SET updated_at = now() - interval '2 hours'`)
+	if n, err := b.st.PruneDeliveries(b.ctx, time.Hour); err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want the sent and the failed one", n, err)
+	}
 	// Deleting a webhook drops its queue.
 	if err := b.st.DeleteWebhook(b.ctx, other.ID, wo.ID); err != nil {
 		t.Fatal(err)
