@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"golava/server/admin"
 	"golava/server/store"
 )
 
@@ -153,6 +154,7 @@ func cmdGroupsEdit(verb string) func(ctx context.Context, args []string, cio cmd
 	return func(ctx context.Context, args []string, cio cmdIO) int {
 		name := "groups " + verb
 		f := newFlags(name, "NAME", cio)
+		realm := f.String("realm", "", "add: the realm the group belongs to (default: the default realm)")
 		pos, code, ok := f.parse(args, 1, 1)
 		if !ok {
 			return code
@@ -160,7 +162,11 @@ func cmdGroupsEdit(verb string) func(ctx context.Context, args []string, cio cmd
 		return withStore(ctx, f, cio, name, func(st *store.Store) error {
 			var err error
 			if verb == "add" {
-				_, err = st.CreateGroup(ctx, pos[0])
+				var id int64
+				if id, err = admin.RealmID(ctx, st, *realm); err != nil {
+					return err
+				}
+				_, err = st.CreateGroupIn(ctx, id, pos[0])
 			} else {
 				err = st.DeleteGroup(ctx, pos[0])
 			}
@@ -249,11 +255,16 @@ func cmdTokensDelete(ctx context.Context, args []string, cio cmdIO) int {
 
 func cmdPermissionsList(ctx context.Context, args []string, cio cmdIO) int {
 	f := newFlags("permissions list", "", cio)
+	realm := f.String("realm", "", "realm (default: the default realm)")
 	if _, code, ok := f.parse(args, 0, 0); !ok {
 		return code
 	}
 	return withStore(ctx, f, cio, "permissions list", func(st *store.Store) error {
-		grants, err := st.ListGrants(ctx, store.DefaultRealm)
+		id, err := admin.RealmID(ctx, st, *realm)
+		if err != nil {
+			return err
+		}
+		grants, err := st.ListGrants(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -271,16 +282,21 @@ func cmdPermissionsEdit(grant bool) func(ctx context.Context, args []string, cio
 	}
 	return func(ctx context.Context, args []string, cio cmdIO) int {
 		f := newFlags(name, "GROUP view|submit|change device-type|device NAME", cio)
+		realm := f.String("realm", "", "realm of the device or type and group (default: the default realm)")
 		pos, code, ok := f.parse(args, 4, 4)
 		if !ok {
 			return code
 		}
 		g := store.Grant{Group: pos[0], Permission: pos[1], Kind: pos[2], Object: pos[3]}
 		return withStore(ctx, f, cio, name, func(st *store.Store) error {
-			if grant {
-				return st.GrantPermission(ctx, store.DefaultRealm, g)
+			id, err := admin.RealmID(ctx, st, *realm)
+			if err != nil {
+				return err
 			}
-			return st.RevokePermission(ctx, store.DefaultRealm, g)
+			if grant {
+				return st.GrantPermission(ctx, id, g)
+			}
+			return st.RevokePermission(ctx, id, g)
 		})
 	}
 }

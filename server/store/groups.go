@@ -9,11 +9,18 @@ import (
 
 // CreateGroup adds a group; ErrConflict when the name is taken.
 func (s *Store) CreateGroup(ctx context.Context, name string) (int64, error) {
+	return s.CreateGroupIn(ctx, DefaultRealm, name)
+}
+
+// CreateGroupIn adds a group belonging to a realm: only that realm's
+// devices and device types can grant it permissions. Names stay unique
+// across realms, as LAVA's job definitions name groups.
+func (s *Store) CreateGroupIn(ctx context.Context, realmID int64, name string) (int64, error) {
 	if name == "" || len(name) > 150 {
 		return 0, fmt.Errorf("create group: name must be 1 to 150 characters: %w", ErrBadFilter)
 	}
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO groups (name) VALUES ($1) RETURNING id`, name).Scan(&id)
+	err := s.pool.QueryRow(ctx, `INSERT INTO groups (name, realm_id) VALUES ($1, $2) RETURNING id`, name, realmID).Scan(&id)
 	if isUniqueViolation(err) {
 		return 0, fmt.Errorf("create group %q: already exists: %w", name, ErrConflict)
 	}

@@ -194,7 +194,8 @@ func (s *Store) changeGrant(ctx context.Context, realmID int64, g Grant, add boo
 		realmID, g.Object).Scan(&objID); err != nil {
 		return fmt.Errorf("%s %q: %w", g.Kind, g.Object, ErrNotFound)
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT id FROM groups WHERE name = $1`, g.Group).Scan(&groupID); err != nil {
+	// A group of another realm looks missing: grants never cross realms.
+	if err := s.pool.QueryRow(ctx, `SELECT id FROM groups WHERE name = $1 AND realm_id = $2`, g.Group, realmID).Scan(&groupID); err != nil {
 		return fmt.Errorf("group %q: %w", g.Group, ErrNotFound)
 	}
 	if add {

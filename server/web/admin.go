@@ -147,7 +147,7 @@ func (s *Server) adminGroupsPost(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch f("action") {
 	case "create":
-		_, err = s.st.CreateGroup(ctx, strings.TrimSpace(f("group")))
+		_, err = s.st.CreateGroupIn(ctx, s.realm(r), strings.TrimSpace(f("group")))
 	case "delete":
 		err = s.st.DeleteGroup(ctx, f("group"))
 	case "add":
