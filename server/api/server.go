@@ -70,6 +70,7 @@ func (s *Server) Handler() http.Handler {
 		s.restDevAdmin(r)
 		s.restRealms(r)    // realms/ (realms.go)
 		s.restArtifacts(r) // realms/{realm}/artifacts/ (rest_artifacts.go)
+		s.restWebhooks(r)  // realms/{realm}/webhooks/ (rest_webhooks.go)
 	})
 	r.Route("/scheduler/internal/v1", func(r chi.Router) {
 		s.workerJobs(r)
