@@ -161,15 +161,15 @@ const (
 	expireBatches = 20
 )
 
-// Expire removes the artifacts whose expiry is before now: object first,
-// then row, so an interrupted run leaves rows that the next one finishes.
-// It returns how many went; an object that cannot be deleted keeps its row
-// and is reported once per run.
-func (s *Service) Expire(ctx context.Context, now time.Time) (int, error) {
+// Expire removes the artifacts of realmID (0: of every realm) whose expiry
+// is before now: object first, then row, so an interrupted run leaves rows
+// that the next one finishes. It returns how many went; an object that
+// cannot be deleted keeps its row and is reported.
+func (s *Service) Expire(ctx context.Context, realmID int64, now time.Time) (int, error) {
 	removed := 0
 	var errs []error
 	for range expireBatches {
-		list, err := s.store.ExpiredArtifacts(ctx, now, expireBatch)
+		list, err := s.store.ExpiredArtifacts(ctx, realmID, now, expireBatch)
 		if err != nil {
 			return removed, err
 		}

@@ -32,12 +32,21 @@ func lifecycle(t *testing.T, b artifacts.Backend) {
 	old := put(store.AreaTemp, "job1/out.log", "old output")
 	put(store.AreaTemp, "job2/out.log", "live output")
 	put(store.AreaPayload, "kernel/Image", "payload")
-	// job1's output was uploaded 8 days ago (7-day lifecycle).
-	if _, err := st.Pool().Exec(ctx, `UPDATE artifacts SET created_at = now() - interval '8 days',
-		expires_at = now() - interval '1 day' WHERE id = $1`, old.ID); err != nil {
+	// Another realm's expired artifact is its own leader's business.
+	other, err := st.CreateRealm(ctx, "other", "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := svc.Expire(ctx, time.Now())
+	if _, err := svc.Put(ctx, artifacts.Upload{RealmID: other.ID, Realm: "other", Area: store.AreaTemp, Path: "job1/out.log", Size: -1},
+		bytes.NewReader([]byte("other realm"))); err != nil {
+		t.Fatal(err)
+	}
+	// job1's outputs were uploaded 8 days ago (7-day lifecycle).
+	if _, err := st.Pool().Exec(ctx, `UPDATE artifacts SET created_at = now() - interval '8 days',
+		expires_at = now() - interval '1 day' WHERE path = $1`, old.Path); err != nil {
+		t.Fatal(err)
+	}
+	n, err := svc.Expire(ctx, store.DefaultRealm, time.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("Expire = %d, %v; want 1", n, err)
 	}
@@ -61,11 +70,20 @@ func lifecycle(t *testing.T, b artifacts.Backend) {
 			t.Fatalf("live %s/%s = %q (%s)", k.area, k.path, got, a.SHA256)
 		}
 	}
-	if n, err := svc.Expire(ctx, time.Now()); err != nil || n != 0 {
+	if n, err := svc.Expire(ctx, store.DefaultRealm, time.Now()); err != nil || n != 0 {
 		t.Fatalf("second Expire = %d, %v", n, err)
 	}
+	if _, _, err := svc.Open(ctx, other.ID, store.AreaTemp, "job1/out.log"); err != nil {
+		t.Fatalf("the other realm's artifact went with the default realm's expiry: %v", err)
+	}
+	if n, err := svc.Expire(ctx, other.ID, time.Now()); err != nil || n != 1 {
+		t.Fatalf("Expire of the other realm = %d, %v", n, err)
+	}
+	if _, err := b.Stat(ctx, "other/temp/job1/out.log"); !errors.Is(err, artifacts.ErrNotFound) {
+		t.Fatalf("the other realm's expired object: %v", err)
+	}
 	// Ten days on, every temp artifact has expired, the payload has not.
-	if n, err := svc.Expire(ctx, time.Now().Add(10*24*time.Hour)); err != nil || n != 1 {
+	if n, err := svc.Expire(ctx, 0, time.Now().Add(10*24*time.Hour)); err != nil || n != 1 {
 		t.Fatalf("Expire in 10 days = %d, %v; want 1", n, err)
 	}
 	list, total, err := svc.List(ctx, store.DefaultRealm, store.AreaPayload, "", 0, 10)

@@ -141,12 +141,13 @@ func (s *Store) DeleteArtifact(ctx context.Context, realmID int64, area, path, s
 	return nil
 }
 
-// ExpiredArtifacts returns up to limit artifacts whose expiry is before
-// now, oldest expiry first.
-func (s *Store) ExpiredArtifacts(ctx context.Context, now time.Time, limit int) ([]Artifact, error) {
+// ExpiredArtifacts returns up to limit artifacts of realmID (0: of every
+// realm) whose expiry is before now, oldest expiry first.
+func (s *Store) ExpiredArtifacts(ctx context.Context, realmID int64, now time.Time, limit int) ([]Artifact, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+artifactCols+`
 		FROM artifacts a JOIN realms r ON r.id = a.realm_id
-		WHERE a.expires_at < $1 ORDER BY a.expires_at, a.id LIMIT $2`, now, limit)
+		WHERE a.expires_at < $1 AND ($3 = 0 OR a.realm_id = $3)
+		ORDER BY a.expires_at, a.id LIMIT $2`, now, limit, realmID)
 	if err != nil {
 		return nil, fmt.Errorf("expired artifacts: %w", err)
 	}

@@ -115,15 +115,18 @@ func TestArtifactsStore(t *testing.T) {
 
 	// Expiry: only rows whose time has passed, oldest first.
 	now := time.Now()
-	exp, err := st.ExpiredArtifacts(ctx, now, 10)
+	exp, err := st.ExpiredArtifacts(ctx, 0, now, 10)
 	if err != nil || len(exp) != 0 {
 		t.Fatalf("expired now = %+v, %v", exp, err)
 	}
-	exp, err = st.ExpiredArtifacts(ctx, now.Add(5*24*time.Hour), 10)
+	exp, err = st.ExpiredArtifacts(ctx, 0, now.Add(5*24*time.Hour), 10)
 	if err != nil || len(exp) != 1 || exp[0].Realm != "other" {
 		t.Fatalf("expired in 5 days = %+v, %v", exp, err)
 	}
-	exp, err = st.ExpiredArtifacts(ctx, now.Add(8*24*time.Hour), 1)
+	if exp, err := st.ExpiredArtifacts(ctx, store.DefaultRealm, now.Add(5*24*time.Hour), 10); err != nil || len(exp) != 0 {
+		t.Fatalf("expired in 5 days in the default realm = %+v, %v", exp, err)
+	}
+	exp, err = st.ExpiredArtifacts(ctx, 0, now.Add(8*24*time.Hour), 1)
 	if err != nil || len(exp) != 1 || exp[0].Realm != "other" {
 		t.Fatalf("first expired in 8 days = %+v, %v", exp, err)
 	}
