@@ -55,6 +55,10 @@ type Config struct {
 	// scheduler leads (its ctx ends when leadership does): work one lab
 	// needs done once, such as retention.
 	WhileLeading func(ctx context.Context)
+	// Artifacts, if set, is expired for the led realm while leading, every
+	// ArtifactExpiry (DefaultArtifactExpiry); see artifacts.go.
+	Artifacts      ArtifactExpirer
+	ArtifactExpiry time.Duration
 }
 
 func (c *Config) defaults() {
@@ -200,10 +204,12 @@ func (s *Scheduler) lead(ctx context.Context, leader *store.Leader) error {
 			s.cfg.WhileLeading(lctx)
 		}
 	}()
+	expiryDone := s.expireArtifacts(lctx)
 	defer func() {
 		cancel()
 		<-listenErr
 		<-leaderDone
+		<-expiryDone
 	}()
 	ticker := time.NewTicker(s.cfg.Tick)
 	defer ticker.Stop()
