@@ -135,6 +135,7 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	f.StringVar(&notifyCfg.BaseURL, "base-url", os.Getenv("LAVA_BASE_URL"), "the server's public URL, for links in mails and realm notices (env LAVA_BASE_URL)")
 	level := f.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
 	waitDB := f.Duration("wait-db", 60*time.Second, "keep retrying an unreachable database this long at start (env LAVA_WAIT_DB)")
+	masterKey := f.String("master-key-file", env("LAVA_MASTER_KEY_FILE", ""), "master key of realm secrets (64 hex digits, mode 0600): jobs may then use /lava/REALM/NAME secrets; created when absent and the database has no realm keys yet (env LAVA_MASTER_KEY_FILE)")
 	if v, ok := os.LookupEnv("LAVA_WAIT_DB"); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -161,7 +162,7 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 		notifyPtr = &notifyCfg
 	}
 	err = admin.Serve(ctx, admin.ServeConfig{Notify: notifyPtr,
-		DatabaseURL: *f.dbURL, Listen: *listen, Events: *events, Logger: log, WaitDB: *waitDB,
+		DatabaseURL: *f.dbURL, Listen: *listen, Events: *events, Logger: log, WaitDB: *waitDB, MasterKeyFile: *masterKey,
 		API: api.Config{MaxBodyBytes: *maxBody, AutoRegister: *autoReg, DeviceTypesDir: *dtDir, DispatcherDir: *dispDir, EventSocket: *eventSocket},
 	})
 	if err != nil {

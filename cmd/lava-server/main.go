@@ -49,7 +49,7 @@ var commands = []command{
 	{"workers env-dut", "the worker's env-dut.yaml: workers env-dut get NAME | set NAME FILE", cmdWorkersDoc("env-dut")},
 	{"fair-share", "weights of groups sharing the devices: fair-share list | set GROUP WEIGHT (0 removes)", cmdFairShare},
 	{"periodic", "periodic jobs: periodic list | add NAME --cron C [--timezone TZ] --owner U --definition FILE | delete|enable|disable NAME", cmdPeriodic},
-	{"secrets", "realm secrets, encrypted: secrets set PATH (value on stdin) | get PATH | list /lava/REALM | delete PATH | rotate-master-key", cmdSecrets},
+	{"secrets", "realm secrets, encrypted: secrets set --realm R NAME (value on stdin) | get --realm R NAME | list --realm R | delete --realm R NAME | rotate-master-key", cmdSecrets},
 	{"webhooks", "where a realm's notices are POSTed: webhooks add URL [--secret-file F] | ls | rm URL|ID (--realm R)", cmdWebhooks},
 	{"validate", "validate job definitions: validate FILE...", cmdValidate},
 	{"schema", "print the JSON schema of job definitions", cmdSchema},

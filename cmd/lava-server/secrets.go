@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"golava/server/admin"
 	"golava/server/secrets"
 	"golava/server/store"
 )
 
-const secretsUsage = "set PATH [--value-file F] | get PATH | list /lava/REALM | delete PATH | rotate-master-key --new-master-key-file F"
+const secretsUsage = "set --realm R NAME [--value-file F] | get --realm R NAME | list --realm R | delete --realm R NAME | rotate-master-key --new-master-key-file F (PATH /lava/REALM/NAME may replace --realm R NAME)"
 
 // cmdSecrets is `secrets set|get|list|delete|rotate-master-key`; a value
 // comes from stdin or --value-file, never from the command line (ps, shell
@@ -26,14 +27,18 @@ func secretsCommand(ctx context.Context, args []string, cio cmdIO, stdin io.Read
 	valueFile := f.String("value-file", "", "set: read the value from this file instead of stdin")
 	keepNL := f.Bool("keep-newline", false, "set: keep the value's trailing newline (one is dropped by default)")
 	newKeyFile := f.String("new-master-key-file", "", "rotate-master-key: the new master key file (created when absent)")
+	realm := f.String("realm", "", "the realm of the secret: then give its NAME, not a /lava/REALM/NAME path")
 	pos, code, ok := f.parse(args, 1, 2)
 	if !ok {
 		return code
 	}
 	verb := pos[0]
+	if *realm != "" && len(pos) == 1 && verb != "rotate-master-key" {
+		pos = append(pos, "") // list --realm R
+	}
 	if (verb == "rotate-master-key") != (len(pos) == 1) {
 		if len(pos) == 1 {
-			fmt.Fprintf(cio.stderr, "lava-server secrets %s: needs a PATH (/lava/REALM/NAME)\n", verb)
+			fmt.Fprintf(cio.stderr, "lava-server secrets %s: needs --realm R NAME (or a PATH /lava/REALM/NAME)\n", verb)
 		} else {
 			fmt.Fprintf(cio.stderr, "lava-server secrets %s: takes no PATH\n", verb)
 		}
@@ -41,6 +46,13 @@ func secretsCommand(ctx context.Context, args []string, cio cmdIO, stdin io.Read
 		return 2
 	}
 	name := "secrets " + verb
+	if verb != "rotate-master-key" {
+		p, err := secretArg(verb, *realm, pos[1])
+		if err != nil {
+			return fail(cio, name, err)
+		}
+		pos[1] = p
+	}
 	return withStore(ctx, f, cio, name, func(st *store.Store) error {
 		switch verb {
 		case "list":
@@ -77,6 +89,30 @@ func secretsCommand(ctx context.Context, args []string, cio cmdIO, stdin io.Read
 		}
 		return fmt.Errorf("unknown action %q: use set, get, list, delete or rotate-master-key", verb)
 	})
+}
+
+// secretArg turns --realm R NAME into the path /lava/R/NAME (for list,
+// /lava/R); without --realm the argument is the path itself.
+func secretArg(verb, realm, arg string) (string, error) {
+	if realm == "" {
+		return arg, nil
+	}
+	if err := secrets.ValidRealm(realm); err != nil {
+		return "", fmt.Errorf("--realm: %w", err)
+	}
+	if verb == "list" {
+		if arg != "" {
+			return "", fmt.Errorf("list --realm %s takes no other argument (got %q)", realm, arg)
+		}
+		return "/lava/" + realm, nil
+	}
+	if strings.HasPrefix(arg, "/") {
+		return "", fmt.Errorf("with --realm give the secret's NAME, not a path (got %q)", arg)
+	}
+	if err := secrets.ValidName(arg); err != nil {
+		return "", err
+	}
+	return secrets.Path{Realm: realm, Name: arg}.String(), nil
 }
 
 func secretSet(ctx context.Context, st *store.Store, cio cmdIO, stdin io.Reader, path, keyFile, valueFile string, keepNL bool) error {

@@ -53,7 +53,16 @@ func TestSecretsCommand(t *testing.T) {
 		{"", []string{"get", "/lava/default/TOKEN", d, k2}, 0, "tok-1", ""},
 		{"", []string{"delete", "/lava/default/TOKEN", d, k2}, 0, "", ""},
 		{"", []string{"delete", "/lava/default/TOKEN", d, k2}, 1, "", "not found"},
-		{"", []string{"set", d}, 2, "", "needs a PATH"},
+		{"", []string{"set", d}, 2, "", "needs --realm R NAME"},
+		// The form: --realm R NAME, the value on stdin.
+		{"tok-r\n", []string{"set", "--realm", "default", "RTOKEN", d, k2}, 0, "", ""},
+		{"", []string{"get", "--realm", "default", "RTOKEN", d, k2}, 0, "tok-r", ""},
+		{"", []string{"list", "--realm", "default", d}, 0, "/lava/default/FILE\n/lava/default/NL\n/lava/default/RTOKEN\n", ""},
+		{"x", []string{"set", "--realm", "default", "/lava/default/X", d, k2}, 1, "", "not a path"},
+		{"x", []string{"set", "--realm", "default", d, k2}, 1, "", "secret name is empty"},
+		{"x", []string{"set", "--realm", "Bad", "X", d, k2}, 1, "", "--realm: realm"},
+		{"", []string{"list", "--realm", "default", "extra", d}, 1, "", "takes no other argument"},
+		{"", []string{"delete", "--realm", "default", "RTOKEN", d, k2}, 0, "", ""},
 		{"", []string{"frobnicate", "/lava/default/X", d, k2}, 1, "", "unknown action"},
 	}
 	for i, s := range steps {

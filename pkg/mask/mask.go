@@ -74,6 +74,14 @@ func (m *Masker) Value(v any) any {
 	return out
 }
 
+// ValueChanged is Value that also reports whether anything was masked.
+func (m *Masker) ValueChanged(v any) (any, bool) {
+	if m == nil {
+		return v, false
+	}
+	return m.value(v)
+}
+
 func (m *Masker) value(v any) (any, bool) {
 	switch x := v.(type) {
 	case string:

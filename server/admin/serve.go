@@ -49,6 +49,10 @@ type ServeConfig struct {
 	// Ready, when set, is called with the bound address once listening
 	// (tests listen on port 0).
 	Ready func(addr string)
+	// MasterKeyFile, when set, lets the API resolve /lava/REALM/NAME job
+	// secrets and store secrets set over REST (API.Secrets). A missing file
+	// is created while the database holds no realm keys yet.
+	MasterKeyFile string
 }
 
 func (c *ServeConfig) defaults() {
@@ -79,6 +83,16 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	defer st.Close()
+	if cfg.MasterKeyFile != "" {
+		box, created, err := OpenSecrets(ctx, st, SecretsConfig{MasterKeyFile: cfg.MasterKeyFile, Create: true})
+		if err != nil {
+			return err
+		}
+		if created {
+			cfg.Logger.Warn("created a new master key for secrets: back it up apart from the database", "file", cfg.MasterKeyFile)
+		}
+		cfg.API.Secrets = box
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)

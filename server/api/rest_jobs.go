@@ -380,6 +380,14 @@ func (s *Server) submitDefinition(w http.ResponseWriter, r *http.Request, user *
 		restMessage(w, http.StatusBadRequest, "Problem with submitted job data: "+err.Error())
 		return
 	}
+	if msg, err := s.submitSecretsProblem(r.Context(), realmOf(r), job); err != nil || msg != "" {
+		if err != nil {
+			s.internalError(w, r, err)
+		} else {
+			restMessage(w, http.StatusBadRequest, "Problem with submitted job data: "+msg)
+		}
+		return
+	}
 	// SubmitJobEstimate checks the submit permission first (submitDenied's
 	// check, folded into its first round trip).
 	ids, est, err := s.store.SubmitJobEstimate(r.Context(), realmOf(r), user, def, job)

@@ -109,6 +109,11 @@ func (s *Server) rpcSubmitDefinition(c *rpcCall, def string) (any, error) {
 	if err != nil {
 		return nil, fault(400, "Problem with submitted job data: %v", err)
 	}
+	if msg, err := s.submitSecretsProblem(c.r.Context(), realmOf(c.r), job); err != nil {
+		return nil, err
+	} else if msg != "" {
+		return nil, fault(400, "Problem with submitted job data: %s", msg)
+	}
 	msg, err := s.submitDenied(c.r, c.user, job)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"golava/server/artifacts"
+	"golava/server/secrets"
 	"golava/server/store"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	Collectors []prometheus.Collector
 	// Artifacts serves the realms' artifact areas; nil answers 503.
 	Artifacts *artifacts.Service
+	// Secrets resolves /lava/REALM/NAME references of job secrets for the
+	// worker API and stores secrets set over REST; nil: jobs may carry
+	// literal values only (references are refused at submission).
+	Secrets *secrets.Box
 }
 
 // Server is the HTTP API. Handlers live in files by area: rest_jobs.go and
@@ -46,6 +51,8 @@ type Server struct {
 	store  *store.Store
 	logger *slog.Logger
 	cfg    Config
+	// masks holds the secret maskers of running jobs (secrets_jobs.go).
+	masks *maskCache
 }
 
 // New builds the API server.
@@ -53,7 +60,7 @@ func New(st *store.Store, logger *slog.Logger, cfg Config) *Server {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 10 << 20
 	}
-	return &Server{store: st, logger: logger, cfg: cfg}
+	return &Server{store: st, logger: logger, cfg: cfg, masks: newMaskCache(4096)}
 }
 
 // Handler returns the router.
@@ -70,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 		s.restDevAdmin(r)
 		s.restRealms(r)    // realms/ (realms.go)
 		s.restArtifacts(r) // realms/{realm}/artifacts/ (rest_artifacts.go)
+		s.restSecrets(r)   // realms/{realm}/secrets/ (rest_secrets.go)
 		s.restWebhooks(r)  // realms/{realm}/webhooks/ (rest_webhooks.go)
 	})
 	r.Route("/scheduler/internal/v1", func(r chi.Router) {

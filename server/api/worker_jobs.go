@@ -126,7 +126,11 @@ func (s *Server) workerJobState(w http.ResponseWriter, r *http.Request, id int64
 			workerError(w, http.StatusBadRequest, fmt.Sprintf("Invalid health '%s'", f.Result))
 			return
 		}
+		maskFinish(s.jobMasker(r.Context(), id), &f)
 		err = s.store.JobFinished(r.Context(), id, f)
+		if err == nil {
+			s.masks.drop(id)
+		}
 	default:
 		workerError(w, http.StatusBadRequest, fmt.Sprintf("Not handled state '%s'", state))
 		return
@@ -153,7 +157,11 @@ func (s *Server) workerJobConfig(w http.ResponseWriter, r *http.Request, id int6
 		s.workerInternal(w, r, err)
 		return
 	}
-	def, jobCtx, err := workerDefinition(wj.Job.Definition)
+	secretVals, ok := s.deliverSecrets(w, r, wj.Job)
+	if !ok {
+		return
+	}
+	def, jobCtx, err := workerDefinition(wj.Job.Definition, secretVals)
 	if err != nil {
 		s.workerInternal(w, r, fmt.Errorf("job %d definition: %w", id, err))
 		return
@@ -179,8 +187,9 @@ func (s *Server) workerJobConfig(w http.ResponseWriter, r *http.Request, id int6
 }
 
 // workerDefinition re-dumps a definition with compatibility added, as LAVA
-// does, and returns its context block for the device templates.
-func workerDefinition(definition string) (string, map[string]any, error) {
+// does, and returns its context block for the device templates. The keys
+// of secrets: found in secretVals get those values (resolved /lava/ paths).
+func workerDefinition(definition string, secretVals map[string]string) (string, map[string]any, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal([]byte(definition), &root); err != nil {
 		return "", nil, err
@@ -201,6 +210,8 @@ func workerDefinition(definition string) (string, map[string]any, error) {
 			replaced = true
 		case "context":
 			_ = top.Content[i+1].Decode(&jobCtx) // a bad context was refused at submission
+		case "secrets":
+			setSecretValues(top.Content[i+1], secretVals)
 		}
 	}
 	if !replaced {
@@ -220,6 +231,18 @@ func workerDefinition(definition string) (string, map[string]any, error) {
 		return "", nil, err
 	}
 	return b.String(), jobCtx, nil
+}
+
+// setSecretValues replaces the values of a secrets: mapping by vals[key].
+func setSecretValues(block *yaml.Node, vals map[string]string) {
+	if block.Kind != yaml.MappingNode || len(vals) == 0 {
+		return
+	}
+	for i := 0; i+1 < len(block.Content); i += 2 {
+		if v, ok := vals[block.Content[i].Value]; ok {
+			block.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
+		}
+	}
 }
 
 // workerFile returns a worker's dispatcher, env or env-dut document: the
@@ -290,6 +313,7 @@ func (s *Server) workerJobLogs(w http.ResponseWriter, r *http.Request) {
 		workerError(w, http.StatusBadRequest, "Invalid 'lines': "+err.Error())
 		return
 	}
+	maskRecords(s.jobMasker(r.Context(), id), records)
 	n, err := s.store.AppendLog(r.Context(), id, index, records)
 	var le *store.LogError
 	switch {

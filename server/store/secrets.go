@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -159,4 +160,42 @@ func (s *Store) DeleteSecret(ctx context.Context, realmID int64, name string) er
 		return fmt.Errorf("secret %q: %w", name, ErrNotFound)
 	}
 	return nil
+}
+
+// SecretInfo is what may be shown of a secret: never its value.
+type SecretInfo struct {
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SecretInfos lists a realm's secrets by name, without values.
+func (s *Store) SecretInfos(ctx context.Context, realmID int64) ([]SecretInfo, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, created_at, updated_at FROM secrets WHERE realm_id = $1 ORDER BY name`, realmID)
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	infos, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SecretInfo, error) {
+		var i SecretInfo
+		err := r.Scan(&i.Name, &i.CreatedAt, &i.UpdatedAt)
+		return i, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	return infos, nil
+}
+
+// SecretInfo returns one secret's name and times, ErrNotFound when absent.
+func (s *Store) SecretInfo(ctx context.Context, realmID int64, name string) (*SecretInfo, error) {
+	i := SecretInfo{Name: name}
+	err := s.pool.QueryRow(ctx, `SELECT created_at, updated_at FROM secrets WHERE realm_id = $1 AND name = $2`,
+		realmID, name).Scan(&i.CreatedAt, &i.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("secret %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret %q: %w", name, err)
+	}
+	return &i, nil
 }
