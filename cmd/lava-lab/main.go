@@ -33,6 +33,7 @@ func run(args []string) int {
 	fs.StringVar(&cfg.AdminPassword, "admin-password", os.Getenv("LAVA_ADMIN_PASSWORD"), "set the admin user's password, to log in to the web UI (env LAVA_ADMIN_PASSWORD)")
 	smtp := fs.String("smtp", os.Getenv("LAVA_SMTP"), "SMTP server host:port for job notification mails; empty: no mail (env LAVA_SMTP)")
 	fs.StringVar(&cfg.Notify.From, "mail-from", env("LAVA_MAIL_FROM", "lava@localhost"), "sender of notification mails (env LAVA_MAIL_FROM)")
+	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", os.Getenv("LAVA_MASTER_KEY_FILE"), "master key of realm secrets (default <data>/master.key, created 0600 when missing; env LAVA_MASTER_KEY_FILE)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -15,6 +15,7 @@ import (
 
 	"golava/coordinator"
 	"golava/pkg/metrics"
+	"golava/server/admin"
 	"golava/server/api"
 	"golava/server/notify"
 	"golava/server/ops"
@@ -60,6 +61,9 @@ type Config struct {
 	// Notify configures job notifications (notify blocks): callbacks always,
 	// email when Notify.SMTPHost is set. BaseURL defaults to the API's.
 	Notify notify.Config
+	// MasterKeyFile holds the master key of realm secrets (default
+	// DataDir/master.key, created 0600 when missing).
+	MasterKeyFile string
 }
 
 func (c *Config) defaults() error {
@@ -83,6 +87,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Boards == 0 {
 		c.Boards = 2
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
 	if c.CoordinatorListen == "" {
 		c.CoordinatorListen = "127.0.0.1:3079"
@@ -176,7 +183,17 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	}
 	// The API's /metrics also shows the embedded scheduler, publisher and worker.
 	sm, wm := ops.NewSchedulerMetrics(), metrics.NewWorkerMetrics()
+	box, created, err := admin.OpenSecrets(ctx, st, admin.SecretsConfig{MasterKeyFile: cfg.MasterKeyFile, Create: true})
+	if err != nil {
+		cancel(err)
+		wg.Wait()
+		return fmt.Errorf("secrets: %w", err)
+	}
+	if created {
+		logger.Info("created the master key of realm secrets", "file", cfg.MasterKeyFile)
+	}
 	apiSrv := api.New(st, logger.With("service", "api"), api.Config{
+		Secrets:    box,
 		Collectors: slices.Concat(ops.PublisherCollectors(hub), sm.Collectors(), wm.Collectors()),
 		// lavacli's events wait / jobs wait ask for it (scheduler.get_publisher_event_socket).
 		EventSocket:  cfg.ZMQListen,
