@@ -14,6 +14,7 @@ import (
 	"golava/pkg/jobdef"
 	"golava/server/admin"
 	"golava/server/api"
+	"golava/server/artifacts"
 	"golava/server/notify"
 	"golava/server/store"
 )
@@ -134,6 +135,8 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	f.StringVar(&notifyCfg.From, "mail-from", env("LAVA_MAIL_FROM", "lava@localhost"), "sender of notification mails, as LAVA's SERVER_EMAIL (env LAVA_MAIL_FROM)")
 	f.StringVar(&notifyCfg.BaseURL, "base-url", os.Getenv("LAVA_BASE_URL"), "the server's public URL, for links in mails and realm notices (env LAVA_BASE_URL)")
 	level := f.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
+	var artCfg artifacts.Config
+	artCfg.Flags(f.FlagSet, "") // no folder by default: artifact storage off
 	waitDB := f.Duration("wait-db", 60*time.Second, "keep retrying an unreachable database this long at start (env LAVA_WAIT_DB)")
 	masterKey := f.String("master-key-file", env("LAVA_MASTER_KEY_FILE", ""), "master key of realm secrets (64 hex digits, mode 0600): jobs may then use /lava/REALM/NAME secrets; created when absent and the database has no realm keys yet (env LAVA_MASTER_KEY_FILE)")
 	if v, ok := os.LookupEnv("LAVA_WAIT_DB"); ok {
@@ -163,7 +166,8 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	}
 	err = admin.Serve(ctx, admin.ServeConfig{Notify: notifyPtr,
 		DatabaseURL: *f.dbURL, Listen: *listen, Events: *events, Logger: log, WaitDB: *waitDB, MasterKeyFile: *masterKey,
-		API: api.Config{MaxBodyBytes: *maxBody, AutoRegister: *autoReg, DeviceTypesDir: *dtDir, DispatcherDir: *dispDir, EventSocket: *eventSocket},
+		API:       api.Config{MaxBodyBytes: *maxBody, AutoRegister: *autoReg, DeviceTypesDir: *dtDir, DispatcherDir: *dispDir, EventSocket: *eventSocket},
+		Artifacts: artCfg,
 	})
 	if err != nil {
 		return fail(cio, "serve", err)

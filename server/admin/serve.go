@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"golava/server/api"
+	"golava/server/artifacts"
 	"golava/server/notify"
 	"golava/server/ops"
 	"golava/server/publisher"
@@ -49,6 +50,9 @@ type ServeConfig struct {
 	// Ready, when set, is called with the bound address once listening
 	// (tests listen on port 0).
 	Ready func(addr string)
+	// Artifacts is the artifact storage (a folder or an S3 bucket); none
+	// configured: the artifact routes answer 503.
+	Artifacts artifacts.Config
 	// MasterKeyFile, when set, lets the API resolve /lava/REALM/NAME job
 	// secrets and store secrets set over REST (API.Secrets). A missing file
 	// is created while the database holds no realm keys yet.
@@ -127,6 +131,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	} else {
 		hubDone <- nil
 		close(notifyDone)
+	}
+	if b, err := cfg.Artifacts.Backend(ctx); err != nil {
+		return fmt.Errorf("artifact storage: %w", err)
+	} else if b != nil {
+		cfg.API.Artifacts = artifacts.NewService(st, b, cfg.Logger.With("service", "artifacts"), cfg.Artifacts.MaxSize)
+		cfg.Logger.Info("artifact storage", "backend", b.String())
 	}
 	if cfg.API.Web == nil {
 		ui, err := web.New(st, cfg.Logger.With("service", "web"), web.Config{})
