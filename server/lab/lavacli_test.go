@@ -111,6 +111,7 @@ func TestLavacli(t *testing.T) {
 	t.Run("tags", func(t *testing.T) { lavacliTags(t, cli.with(t)) })
 	t.Run("aliases", func(t *testing.T) { lavacliAliases(t, cli.with(t)) })
 	t.Run("jobs", func(t *testing.T) { lavacliJobs(t, cli.with(t)) })
+	t.Run("realm", func(t *testing.T) { lavacliRealm(t, cli.with(t), l) })
 	t.Run("bad-input", func(t *testing.T) { rpcBadInput(t, l, cli.with(t)) })
 }
 
