@@ -34,6 +34,7 @@ func run(args []string) int {
 	smtp := fs.String("smtp", os.Getenv("LAVA_SMTP"), "SMTP server host:port for job notification mails; empty: no mail (env LAVA_SMTP)")
 	fs.StringVar(&cfg.Notify.From, "mail-from", env("LAVA_MAIL_FROM", "lava@localhost"), "sender of notification mails (env LAVA_MAIL_FROM)")
 	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", os.Getenv("LAVA_MASTER_KEY_FILE"), "master key of realm secrets (default <data>/master.key, created 0600 when missing; env LAVA_MASTER_KEY_FILE)")
+	cfg.Artifacts.Flags(fs, "") // empty: <data>/artifacts
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return 2

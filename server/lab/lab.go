@@ -17,6 +17,7 @@ import (
 	"golava/pkg/metrics"
 	"golava/server/admin"
 	"golava/server/api"
+	"golava/server/artifacts"
 	"golava/server/notify"
 	"golava/server/ops"
 	"golava/server/pgcluster"
@@ -61,6 +62,9 @@ type Config struct {
 	// Notify configures job notifications (notify blocks): callbacks always,
 	// email when Notify.SMTPHost is set. BaseURL defaults to the API's.
 	Notify notify.Config
+	// Artifacts is the realms' artifact storage: DataDir/artifacts unless
+	// a folder or an S3 bucket is given.
+	Artifacts artifacts.Config
 	// MasterKeyFile holds the master key of realm secrets (default
 	// DataDir/master.key, created 0600 when missing).
 	MasterKeyFile string
@@ -183,6 +187,16 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	}
 	// The API's /metrics also shows the embedded scheduler, publisher and worker.
 	sm, wm := ops.NewSchedulerMetrics(), metrics.NewWorkerMetrics()
+	artCfg := cfg.Artifacts
+	if artCfg.Dir == "" && artCfg.S3 == "" {
+		artCfg.Dir = filepath.Join(cfg.DataDir, "artifacts")
+	}
+	artBackend, err := artCfg.Backend(ctx)
+	if err != nil {
+		return fmt.Errorf("artifact storage: %w", err)
+	}
+	artSvc := artifacts.NewService(st, artBackend, logger.With("service", "artifacts"), artCfg.MaxSize)
+	logger.Info("artifact storage", "backend", artBackend.String())
 	box, created, err := admin.OpenSecrets(ctx, st, admin.SecretsConfig{MasterKeyFile: cfg.MasterKeyFile, Create: true})
 	if err != nil {
 		cancel(err)
@@ -193,6 +207,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 		logger.Info("created the master key of realm secrets", "file", cfg.MasterKeyFile)
 	}
 	apiSrv := api.New(st, logger.With("service", "api"), api.Config{
+		Artifacts:  artSvc,
 		Secrets:    box,
 		Collectors: slices.Concat(ops.PublisherCollectors(hub), sm.Collectors(), wm.Collectors()),
 		// lavacli's events wait / jobs wait ask for it (scheduler.get_publisher_event_socket).
@@ -203,7 +218,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	goService("api", func(ctx context.Context) error { return serveHTTP(ctx, httpSrv, ln) })
 
 	schedCfg := scheduler.Config{OnPass: sm.OnPass, OnLeadership: sm.OnLeadership,
-		CheckDevices: true, DeviceTypesDir: cfg.DeviceTypesDir}
+		CheckDevices: true, DeviceTypesDir: cfg.DeviceTypesDir, Artifacts: artSvc}
 	goService("scheduler", func(ctx context.Context) error {
 		return scheduler.RunRealms(ctx, st, logger.With("service", "scheduler"), schedCfg)
 	})
