@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"golava/server/artifacts"
 	"golava/server/scheduler"
 	"golava/server/store"
 )
@@ -70,6 +71,8 @@ func run(args []string, stderr io.Writer) int {
 	dtDir := fs.String("device-types", env("LAVA_DEVICE_TYPES_DIR", ""), "extra folder of device-type templates, as lava-server's (env LAVA_DEVICE_TYPES_DIR)")
 	checkDevices := fs.Bool("check-devices", true, "set Bad the devices whose configuration does not render, as LAVA does")
 	level := fs.String("log-level", env("LAVA_LOG_LEVEL", "info"), "debug, info, warn or error (env LAVA_LOG_LEVEL)")
+	var artCfg artifacts.Config
+	artCfg.Flags(fs, "") // the same storage as lava-server's; none: no artifact expiry
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -101,6 +104,12 @@ func run(args []string, stderr io.Writer) int {
 	cfg := scheduler.Config{
 		RealmID: *realm, Tick: *tick, WorkerTimeout: *workerTimeout, LostJobGrace: *lostGrace, QueueWindow: *window,
 		CheckDevices: *checkDevices, DeviceTypesDir: *dtDir,
+	}
+	if b, err := artCfg.Backend(ctx); err != nil {
+		logger.Error("artifact storage", slog.Any("error", err))
+		return 1
+	} else if b != nil {
+		cfg.Artifacts = artifacts.NewService(st, b, logger.With("service", "artifacts"), artCfg.MaxSize)
 	}
 	if _, err := withOps(ctx, &cfg, st, *metricsListen, *retention, logger); err != nil {
 		logger.Error("metrics and retention", slog.Any("error", err))
