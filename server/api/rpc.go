@@ -55,6 +55,7 @@ func (s *Server) rpcMethods() map[string]rpcMethod {
 	s.rpcLegacy(m)
 	s.rpcDetails(m)
 	s.rpcQueries(m)
+	s.rpcRealms(m) // realms.* (rpc_realms.go)
 	return m
 }
 

@@ -44,7 +44,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, r, "the token description is limited to 200 characters")
 		return
 	}
-	secret, _, err := s.st.CreateToken(r.Context(), u.ID, store.DefaultRealm, desc)
+	secret, _, err := s.st.CreateToken(r.Context(), u.ID, u.RealmID, desc)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
