@@ -6,9 +6,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -105,7 +107,8 @@ func (s *Service) deliverWebhooks(ctx context.Context) {
 			wg.Wait()
 			continue
 		}
-		wait := s.cfg.WebhookPoll
+		// Jittered, so that several notifiers do not poll in step.
+		wait := s.cfg.WebhookPoll/2 + rand.N(s.cfg.WebhookPoll/2+1)
 		if in, ok, err := s.st.NextDeliveryIn(ctx); err == nil && ok {
 			wait = min(wait, in)
 		}
@@ -163,7 +166,7 @@ func (e *statusError) Error() string { return fmt.Sprintf("webhook %s: %s", e.ur
 // retryable tells a failure worth another try: no answer, a server error,
 // 408 or 429. Other 4xx answers say the request itself is refused.
 func retryable(err error) bool {
-	se, ok := err.(*statusError)
+	se, ok := errors.AsType[*statusError](err)
 	if !ok {
 		return true
 	}

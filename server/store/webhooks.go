@@ -80,7 +80,8 @@ func (s *Store) CreateWebhook(ctx context.Context, realmID int64, rawURL, secret
 		return nil, fmt.Errorf("create webhook: secret holds a line break or NUL: %w", ErrInvalid)
 	}
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO realm_webhooks (realm_id, url, secret) VALUES ($1, $2, $3) RETURNING id`,
+	err := s.pool.QueryRow(ctx, `-- name: WebhookCreate :one
+INSERT INTO realm_webhooks (realm_id, url, secret) VALUES ($1, $2, $3) RETURNING id`,
 		realmID, rawURL, secret).Scan(&id)
 	switch {
 	case isUniqueViolation(err):
@@ -96,7 +97,8 @@ func (s *Store) CreateWebhook(ctx context.Context, realmID int64, rawURL, secret
 // Webhook returns a realm's webhook, ErrNotFound when the realm has no such
 // id (another realm's webhook looks missing).
 func (s *Store) Webhook(ctx context.Context, realmID, id int64) (*Webhook, error) {
-	w, err := scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookColumns+`
+	w, err := scanWebhook(s.pool.QueryRow(ctx, `-- name: WebhookGet :one
+SELECT `+webhookColumns+`
 FROM realm_webhooks w JOIN realms r ON r.id = w.realm_id WHERE w.realm_id = $1 AND w.id = $2`, realmID, id))
 	if err != nil {
 		return nil, fmt.Errorf("webhook %d: %w", id, err)
@@ -106,7 +108,8 @@ FROM realm_webhooks w JOIN realms r ON r.id = w.realm_id WHERE w.realm_id = $1 A
 
 // ListWebhooks returns a realm's webhooks by id.
 func (s *Store) ListWebhooks(ctx context.Context, realmID int64) ([]*Webhook, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+webhookColumns+`
+	rows, err := s.pool.Query(ctx, `-- name: WebhookList :many
+SELECT `+webhookColumns+`
 FROM realm_webhooks w JOIN realms r ON r.id = w.realm_id WHERE w.realm_id = $1 ORDER BY w.id`, realmID)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
@@ -121,7 +124,8 @@ FROM realm_webhooks w JOIN realms r ON r.id = w.realm_id WHERE w.realm_id = $1 O
 // DeleteWebhook removes a realm's webhook and its pending deliveries;
 // ErrNotFound when the realm has no such id.
 func (s *Store) DeleteWebhook(ctx context.Context, realmID, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM realm_webhooks WHERE realm_id = $1 AND id = $2`, realmID, id)
+	tag, err := s.pool.Exec(ctx, `-- name: WebhookDelete :exec
+DELETE FROM realm_webhooks WHERE realm_id = $1 AND id = $2`, realmID, id)
 	if err != nil {
 		return fmt.Errorf("delete webhook %d: %w", id, err)
 	}
@@ -133,7 +137,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, realmID, id int64) error {
 
 // DeleteWebhookURL removes the realm's webhook with that URL.
 func (s *Store) DeleteWebhookURL(ctx context.Context, realmID int64, rawURL string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM realm_webhooks WHERE realm_id = $1 AND url = $2`, realmID, strings.TrimSpace(rawURL))
+	tag, err := s.pool.Exec(ctx, `-- name: WebhookDeleteURL :exec
+DELETE FROM realm_webhooks WHERE realm_id = $1 AND url = $2`, realmID, strings.TrimSpace(rawURL))
 	if err != nil {
 		return fmt.Errorf("delete webhook %s: %w", rawURL, err)
 	}
@@ -150,7 +155,8 @@ func (s *Store) EnqueueNotice(ctx context.Context, eventID int64, realm, body st
 	if realm == "" {
 		realm = DefaultRealmName
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, body)
+	tag, err := s.pool.Exec(ctx, `-- name: DeliveryEnqueue :exec
+INSERT INTO webhook_deliveries (webhook_id, event_id, body)
 SELECT w.id, $1, $3 FROM realm_webhooks w JOIN realms r ON r.id = w.realm_id WHERE r.name = $2
 ON CONFLICT DO NOTHING`, eventID, realm, body)
 	if err != nil {
@@ -173,7 +179,8 @@ type Delivery struct {
 // ClaimDeliveries marks up to limit due deliveries as being sent and returns
 // them; concurrent claimers get different ones.
 func (s *Store) ClaimDeliveries(ctx context.Context, limit int) ([]Delivery, error) {
-	rows, err := s.pool.Query(ctx, `UPDATE webhook_deliveries d
+	rows, err := s.pool.Query(ctx, `-- name: DeliveryClaim :many
+UPDATE webhook_deliveries d
 SET status = 'sending', attempts = d.attempts + 1, updated_at = now()
 FROM realm_webhooks w JOIN realms r ON r.id = w.realm_id
 WHERE w.id = d.webhook_id AND (d.webhook_id, d.event_id) IN (
@@ -204,7 +211,8 @@ func (s *Store) SettleDelivery(ctx context.Context, d Delivery, sent bool, retry
 	if len(detail) > 1000 {
 		detail = detail[:1000]
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries
+	_, err := s.pool.Exec(ctx, `-- name: DeliverySettle :exec
+UPDATE webhook_deliveries
 SET status = $3, detail = $4, next_at = now() + make_interval(secs => $5), updated_at = now()
 WHERE webhook_id = $1 AND event_id = $2 AND status = 'sending'`,
 		d.WebhookID, d.EventID, status, strings.ToValidUTF8(detail, "?"), retryIn.Seconds())
@@ -219,7 +227,8 @@ WHERE webhook_id = $1 AND event_id = $2 AND status = 'sending'`,
 // many. Such a POST may have reached the webhook: receivers that must not
 // see a notice twice use its job id.
 func (s *Store) ReleaseStaleDeliveries(ctx context.Context, olderThan time.Duration) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_at = now(), updated_at = now()
+	tag, err := s.pool.Exec(ctx, `-- name: DeliveryReleaseStale :exec
+UPDATE webhook_deliveries SET status = 'pending', next_at = now(), updated_at = now()
 WHERE status = 'sending' AND updated_at < now() - make_interval(secs => $1)`, olderThan.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("release stale webhook deliveries: %w", err)
@@ -231,7 +240,8 @@ WHERE status = 'sending' AND updated_at < now() - make_interval(secs => $1)`, ol
 // olderThan ago (the queue would otherwise keep a row per notice and
 // webhook forever), and returns how many.
 func (s *Store) PruneDeliveries(ctx context.Context, olderThan time.Duration) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries
+	tag, err := s.pool.Exec(ctx, `-- name: DeliveryPrune :exec
+DELETE FROM webhook_deliveries
 WHERE status IN ('sent', 'failed') AND updated_at < now() - make_interval(secs => $1)`, olderThan.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("prune webhook deliveries: %w", err)
@@ -243,7 +253,8 @@ WHERE status IN ('sent', 'failed') AND updated_at < now() - make_interval(secs =
 // when one is due now), and false when none is pending.
 func (s *Store) NextDeliveryIn(ctx context.Context) (time.Duration, bool, error) {
 	var secs *float64
-	err := s.pool.QueryRow(ctx, `SELECT greatest(extract(epoch FROM min(next_at) - now()), 0)::float8
+	err := s.pool.QueryRow(ctx, `-- name: DeliveryNextDue :one
+SELECT greatest(extract(epoch FROM min(next_at) - now()), 0)::float8
 FROM webhook_deliveries WHERE status = 'pending'`).Scan(&secs)
 	if err != nil {
 		return 0, false, fmt.Errorf("next webhook delivery: %w", err)
@@ -263,7 +274,8 @@ type DeliveryState struct {
 
 // NoticeDeliveries returns webhook id -> state of one notice's deliveries.
 func (s *Store) NoticeDeliveries(ctx context.Context, eventID int64) (map[int64]DeliveryState, error) {
-	rows, err := s.pool.Query(ctx, `SELECT webhook_id, status, attempts, detail FROM webhook_deliveries WHERE event_id = $1`, eventID)
+	rows, err := s.pool.Query(ctx, `-- name: DeliveryStates :many
+SELECT webhook_id, status, attempts, detail FROM webhook_deliveries WHERE event_id = $1`, eventID)
 	if err != nil {
 		return nil, fmt.Errorf("deliveries of notice %d: %w", eventID, err)
 	}
