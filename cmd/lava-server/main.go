@@ -51,6 +51,7 @@ var commands = []command{
 	{"periodic", "periodic jobs: periodic list | add NAME --cron C [--timezone TZ] --owner U --definition FILE | delete|enable|disable NAME", cmdPeriodic},
 	{"secrets", "realm secrets, encrypted: secrets set --realm R NAME (value on stdin) | get --realm R NAME | list --realm R | delete --realm R NAME | rotate-master-key", cmdSecrets},
 	{"webhooks", "where a realm's notices are POSTed: webhooks add URL [--secret-file F] | ls | rm URL|ID (--realm R)", cmdWebhooks},
+	{"artifacts", "a realm's artifact areas: artifacts put PATH FILE|- | get PATH [FILE] | ls [PREFIX] | rm PATH (--realm R --area payload|temp)", cmdArtifacts},
 	{"validate", "validate job definitions: validate FILE...", cmdValidate},
 	{"schema", "print the JSON schema of job definitions", cmdSchema},
 	{"render-device", "print the device configuration a dictionary renders to: render-device [--templates DIR]... [--context FILE] DICT", cmdRenderDevice},
