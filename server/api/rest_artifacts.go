@@ -263,8 +263,9 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, realmID i
 	}
 }
 
-// idleReader moves the connection's read deadline forward while the body
-// keeps coming.
+// idleReader moves the connection's deadlines forward while the body
+// keeps coming: the read one for the body, the write one for the reply
+// that follows it (the server's WriteTimeout runs from the request's start).
 type idleReader struct {
 	r    io.Reader
 	rc   *http.ResponseController
@@ -274,7 +275,9 @@ type idleReader struct {
 func (i *idleReader) Read(p []byte) (int, error) {
 	if now := time.Now(); now.Sub(i.last) > time.Second {
 		i.last = now
-		_ = i.rc.SetReadDeadline(now.Add(artifactIdle)) // unsupported writers keep the server's
+		// Errors: a writer without deadlines keeps the server's.
+		_ = i.rc.SetReadDeadline(now.Add(artifactIdle))
+		_ = i.rc.SetWriteDeadline(now.Add(artifactIdle))
 	}
 	return i.r.Read(p)
 }

@@ -13,6 +13,10 @@ import (
 // MaxPathLen bounds an artifact path in bytes (the migration's CHECK too).
 const MaxPathLen = 1024
 
+// MaxSegmentLen is the longest name between slashes: what filesystems
+// allow (NAME_MAX), so a path fits every backend.
+const MaxSegmentLen = 255
+
 // tmpPrefix marks the FS backend's files being written; paths may not use
 // it, so an upload in progress is never a listed artifact.
 const tmpPrefix = ".golava-upload-"
@@ -59,6 +63,8 @@ func ValidPath(p string) error {
 			return bad(fmt.Sprintf("empty segment %d ('//')", i+1))
 		case seg == "." || seg == "..":
 			return bad(fmt.Sprintf("segment %d is %q", i+1, seg))
+		case len(seg) > MaxSegmentLen:
+			return bad(fmt.Sprintf("segment %d is %d bytes, more than %d", i+1, len(seg), MaxSegmentLen))
 		case strings.HasPrefix(seg, tmpPrefix):
 			return bad(fmt.Sprintf("segment %d starts with the reserved %q", i+1, tmpPrefix))
 		}

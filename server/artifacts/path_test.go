@@ -2,6 +2,7 @@ package artifacts_test
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,20 +17,21 @@ func TestValidPath(t *testing.T) {
 		}
 	}
 	for p, want := range map[string]string{
-		"":                            "empty",
-		"/abs":                        "relative",
-		"a/":                          "ends with '/'",
-		"a//b":                        "empty segment 2",
-		"a/../b":                      `segment 2 is ".."`,
-		"./a":                         `segment 1 is "."`,
-		"..":                          `segment 1 is ".."`,
-		"a\\b":                        "backslash",
-		"a\nb":                        "unprintable",
-		"a\x00":                       "unprintable",
-		"\xff":                        "UTF-8",
-		"a/.golava-upload-1":          "reserved",
-		strings.Repeat("x", 1025):     "more than 1024",
-		"x/" + strings.Repeat("y", 2): "",
+		"":                              "empty",
+		"/abs":                          "relative",
+		"a/":                            "ends with '/'",
+		"a//b":                          "empty segment 2",
+		"a/../b":                        `segment 2 is ".."`,
+		"./a":                           `segment 1 is "."`,
+		"..":                            `segment 1 is ".."`,
+		"a\\b":                          "backslash",
+		"a\nb":                          "unprintable",
+		"a\x00":                         "unprintable",
+		"\xff":                          "UTF-8",
+		"a/.golava-upload-1":            "reserved",
+		strings.Repeat("x", 1025):       "more than 1024",
+		"a/" + strings.Repeat("x", 256): "segment 2 is 256 bytes",
+		"x/" + strings.Repeat("y", 2):   "",
 	} {
 		err := artifacts.ValidPath(p)
 		if want == "" {
@@ -82,4 +84,29 @@ func TestParseS3URL(t *testing.T) {
 			t.Errorf("ParseSize(%q) accepted", in)
 		}
 	}
+}
+
+// FuzzValidPath: a path ValidPath accepts stays inside its area's folder,
+// is already clean, and round-trips through a storage key.
+func FuzzValidPath(f *testing.F) {
+	for _, s := range []string{"a/b", "../x", "a//b", "./a", "a/..", "é/ü", "a\\b", "/a", "a/.golava-upload-x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if artifacts.ValidPath(p) != nil {
+			return
+		}
+		area := filepath.Join("/root", "r", "payload")
+		full := filepath.Join(area, filepath.FromSlash(p))
+		if !strings.HasPrefix(full, area+string(filepath.Separator)) {
+			t.Fatalf("%q escapes the area: %s", p, full)
+		}
+		if full != area+"/"+p {
+			t.Fatalf("%q is not clean: joins to %s", p, full)
+		}
+		key, err := artifacts.Key("r", "payload", p)
+		if err != nil || key != "r/payload/"+p {
+			t.Fatalf("Key(%q) = %q, %v", p, key, err)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golava/server/store"
@@ -15,12 +16,50 @@ import (
 // (who, when, checksum, expiry). Order of writes: object first, then row,
 // so a row always names a complete object; a crash in between leaves at
 // worst an unlisted object that the next upload of the path replaces.
+// Writes of one key are serialised in the process, so two uploads of a
+// path cannot leave one's bytes under the other's row (between server
+// replicas they still can: the download's size check then catches most).
 type Service struct {
 	backend Backend
 	store   *store.Store
 	logger  *slog.Logger
+	locks   keyLocks
 	// MaxSize bounds one upload; the REST and worker API enforce it.
 	MaxSize int64
+}
+
+// keyLocks is a mutex per storage key, dropped when unused.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	sync.Mutex
+	users int
+}
+
+func (k *keyLocks) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // NewService joins b and st; maxSize <= 0 means DefaultMaxSize.
@@ -65,6 +104,8 @@ func (s *Service) Put(ctx context.Context, u Upload, body io.Reader) (*store.Art
 	if u.Size > s.MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than the limit of %d", ErrSize, u.Size, s.MaxSize)
 	}
+	unlock := s.locks.lock(key)
+	defer unlock()
 	info, err := s.backend.Put(ctx, key, body, u.Size, u.SHA256)
 	if err != nil {
 		return nil, err
@@ -147,6 +188,8 @@ func (s *Service) Delete(ctx context.Context, a *store.Artifact) error {
 	if err != nil {
 		return err
 	}
+	unlock := s.locks.lock(key)
+	defer unlock()
 	if err := s.backend.Delete(ctx, key); err != nil {
 		return err
 	}
@@ -178,15 +221,11 @@ func (s *Service) Expire(ctx context.Context, realmID int64, now time.Time) (int
 		}
 		progress := 0
 		for _, a := range list {
-			key, err := Key(a.Realm, a.Area, a.Path)
-			if err == nil {
-				err = s.backend.Delete(ctx, key)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("expire %s/%s/%s: %w", a.Realm, a.Area, a.Path, err))
+			gone, err := s.expireOne(ctx, a, now)
+			if errors.Is(err, errBackend) {
+				errs = append(errs, err)
 				continue
 			}
-			gone, err := s.store.DeleteExpiredArtifact(ctx, a.ID, a.SHA256, now)
 			if err != nil {
 				return removed, errors.Join(append(errs, err)...)
 			}
@@ -200,4 +239,34 @@ func (s *Service) Expire(ctx context.Context, realmID int64, now time.Time) (int
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// errBackend marks an expiry that failed in the backend: that artifact
+// waits for the next run, the others go on.
+var errBackend = errors.New("backend")
+
+// expireOne deletes an expired artifact under its key's lock: if it was
+// uploaded again since it was listed, the new upload's row (another
+// checksum or expiry) keeps it, and its object, alive.
+func (s *Service) expireOne(ctx context.Context, a store.Artifact, now time.Time) (bool, error) {
+	key, err := Key(a.Realm, a.Area, a.Path)
+	if err != nil {
+		return false, fmt.Errorf("expire %s/%s/%s: %w: %w", a.Realm, a.Area, a.Path, errBackend, err)
+	}
+	unlock := s.locks.lock(key)
+	defer unlock()
+	cur, err := s.store.Artifact(ctx, a.RealmID, a.Area, a.Path)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil // deleted meanwhile
+	}
+	if err != nil {
+		return false, err
+	}
+	if cur.ID != a.ID || cur.SHA256 != a.SHA256 || cur.ExpiresAt == nil || !cur.ExpiresAt.Before(now) {
+		return false, nil // replaced meanwhile
+	}
+	if err := s.backend.Delete(ctx, key); err != nil {
+		return false, fmt.Errorf("expire %s: %w: %w", key, errBackend, err)
+	}
+	return s.store.DeleteExpiredArtifact(ctx, a.ID, a.SHA256, now)
 }

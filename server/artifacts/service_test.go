@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,5 +165,46 @@ func TestServiceRefusals(t *testing.T) {
 	}
 	if _, _, err := svc.Open(ctx, store.DefaultRealm, store.AreaPayload, "a"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted artifact: %v", err)
+	}
+}
+
+// Concurrent uploads of one path leave a row that describes the stored
+// bytes, whichever upload won.
+func TestServiceConcurrentSamePath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.New(t)
+	b, err := artifacts.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := artifacts.NewService(st, b, nil, 0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := bytes.Repeat([]byte{byte('a' + i)}, 1000*(i+1))
+			_, err := svc.Put(ctx, artifacts.Upload{RealmID: store.DefaultRealm, Realm: "default", Area: store.AreaPayload,
+				Path: "same", Size: int64(len(body)), SHA256: digest(body)}, bytes.NewReader(body))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, rc, err := svc.Open(ctx, store.DefaultRealm, store.AreaPayload, "same")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if digest(got) != a.SHA256 || int64(len(got)) != a.Size {
+		t.Fatalf("row %s/%d does not describe the stored %d bytes", a.SHA256, a.Size, len(got))
 	}
 }
