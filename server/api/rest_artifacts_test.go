@@ -6,10 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golava/server/artifacts"
 	"golava/server/store"
@@ -62,17 +70,19 @@ func (a *adminAPI) raw(t *testing.T, method, path string, body []byte, chunked b
 type artifactsAPI struct {
 	*adminAPI
 	svc                  *artifacts.Service
+	root                 string // the FS backend's folder
 	bobToken, carolToken string
 }
 
 func setupArtifactsAPI(t *testing.T) *artifactsAPI {
 	t.Helper()
 	ctx := context.Background()
-	b, err := artifacts.NewFS(t.TempDir())
+	root := t.TempDir()
+	b, err := artifacts.NewFS(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &artifactsAPI{adminAPI: setupAdminAPI(t, Config{MaxBodyBytes: 1 << 10}, true)}
+	a := &artifactsAPI{adminAPI: setupAdminAPI(t, Config{MaxBodyBytes: 1 << 10}, true), root: root}
 	// The service needs the store setupAdminAPI makes; no request has
 	// been served yet.
 	a.svc = artifacts.NewService(a.st, b, nil, 64<<10)
@@ -385,5 +395,64 @@ func TestIsArtifactUpload(t *testing.T) {
 		if isArtifactUpload(r) {
 			t.Errorf("isArtifactUpload(POST %s) = true", path)
 		}
+	}
+}
+
+// A client that goes away in the middle of its upload leaves nothing: no
+// artifact, no temporary file.
+func TestRESTArtifactClientGone(t *testing.T) {
+	t.Parallel()
+	a := setupArtifactsAPI(t)
+	u, err := url.Parse(a.ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "PUT %spayload/cut/file HTTP/1.1\r\nHost: %s\r\nAuthorization: Token %s\r\nContent-Length: 50000\r\n\r\n",
+		artURL, u.Host, a.aliceToken)
+	if _, err := conn.Write(bytes.Repeat([]byte("x"), 20000)); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the server has the upload in progress, then hang up.
+	area := filepath.Join(a.root, "default", "payload")
+	pollFor(t, "the upload to start", func() bool {
+		return len(uploadFiles(t, area)) > 0
+	})
+	conn.Close()
+	pollFor(t, "the cut upload to be cleaned up", func() bool {
+		_, err := os.Stat(filepath.Join(area, "cut"))
+		return errors.Is(err, fs.ErrNotExist)
+	})
+	if r := a.raw(t, "GET", artURL+"payload/cut/file", nil, false, tok(a.aliceToken)...); r.code != 404 {
+		t.Fatalf("GET of a cut upload = %d %s", r.code, r.body)
+	}
+}
+
+// uploadFiles lists the FS backend's temporary files under dir.
+func uploadFiles(t *testing.T, dir string) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".golava-upload-") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// pollFor waits up to 20 s for cond.
+func pollFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
 	}
 }
