@@ -291,7 +291,7 @@ func TestArtifactUploadSignals(t *testing.T) {
 			j := strings.Index(s[i:], "\n") + i + 1
 			return s[:i] + s[j:]
 		}(), nil, map[string]string{"0_smoke/lava-artifact-upload-l": "fail"}, "received 2943 bytes, 3000 announced"},
-		{"too big", run + "<LAVA_SIGNAL_ARTIFACT_START big 67108865 " + hexsum + ">\r\nAAAA\r\n<LAVA_SIGNAL_ARTIFACT_END big>\r\n",
+		{"too big", run + "<LAVA_SIGNAL_ARTIFACT_START big 67108865 ->\r\nAAAA\r\n<LAVA_SIGNAL_ARTIFACT_END big>\r\n",
 			nil, map[string]string{"0_smoke/lava-artifact-upload-big": "fail"}, "67108865 bytes is more than the 64 MiB an upload may have"},
 		{"escaping name", run + uploadLines("../etc/passwd", data),
 			nil, map[string]string{"0_smoke/lava-artifact-upload-.._etc_passwd": "fail"}, "empty, . or .. part"},
