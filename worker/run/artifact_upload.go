@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -53,6 +54,9 @@ func isBase64Line(s string) bool {
 type artifactGate struct{ active bool }
 
 func (g *artifactGate) hide(raw []byte) bool {
+	if !g.active && !bytes.Contains(raw, []byte(sigArtifactStart)) {
+		return false // the common case, without a copy of the line
+	}
 	line := testshell.CleanLine(string(raw))
 	if sig, ok := testshell.ParseLine(line); ok {
 		g.active = sig.Name == sigArtifactStart
