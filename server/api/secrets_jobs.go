@@ -79,19 +79,26 @@ func (s *Server) submitSecretsProblem(ctx context.Context, realmID int64, job *j
 // fault (a secret deleted after submission), not the server's.
 var errJobSecrets = errors.New("job secrets")
 
-// resolveJobSecrets returns the values of the job's /lava/ references by
-// key, and a masker over them (nil when there are none).
-func (s *Server) resolveJobSecrets(ctx context.Context, j *store.Job) (map[string]string, *mask.Masker, error) {
+// jobSecretRefs returns a stored definition's secrets: block and the keys
+// of its /lava/ references.
+func jobSecretRefs(definition string) (map[string]any, []string) {
 	var doc struct {
 		Secrets map[string]any `yaml:"secrets"`
 	}
-	if err := yaml.Unmarshal([]byte(j.Definition), &doc); err != nil {
-		return nil, nil, nil // a definition that is not YAML fails elsewhere, with its own error
+	if err := yaml.Unmarshal([]byte(definition), &doc); err != nil {
+		return nil, nil // a definition that is not YAML fails elsewhere, with its own error
 	}
-	keys := secretRefs(doc.Secrets)
+	return doc.Secrets, secretRefs(doc.Secrets)
+}
+
+// resolveJobSecrets returns the values of the job's /lava/ references by
+// key, and a masker over them (nil when there are none).
+func (s *Server) resolveJobSecrets(ctx context.Context, j *store.Job) (map[string]string, *mask.Masker, error) {
+	block, keys := jobSecretRefs(j.Definition)
 	if len(keys) == 0 {
 		return nil, nil, nil
 	}
+	doc := struct{ Secrets map[string]any }{block}
 	if s.cfg.Secrets == nil {
 		return nil, nil, fmt.Errorf("%w: secrets.%s: %v cannot be resolved: the server has no master key (--master-key-file)",
 			errJobSecrets, keys[0], doc.Secrets[keys[0]])
@@ -138,12 +145,12 @@ func (s *Server) failUndeliverable(ctx context.Context, id int64, msg string) er
 // caches their masker. It answers the worker itself and returns false
 // when the job cannot run.
 func (s *Server) deliverSecrets(w http.ResponseWriter, r *http.Request, j *store.Job) (map[string]string, bool) {
-	vals, m, err := s.resolveJobSecrets(r.Context(), j)
-	if err == nil && m != nil && j.State != store.JobScheduled && j.State != store.JobRunning {
+	if _, keys := jobSecretRefs(j.Definition); len(keys) > 0 && j.State != store.JobScheduled && j.State != store.JobRunning {
 		// Values leave the server only for a run of the job.
 		workerError(w, http.StatusConflict, fmt.Sprintf("Job '%d' is %s: its secrets are only delivered while it is Scheduled or Running", j.ID, j.State))
 		return nil, false
 	}
+	vals, m, err := s.resolveJobSecrets(r.Context(), j)
 	switch {
 	case errors.Is(err, errJobSecrets):
 		msg := strings.TrimPrefix(err.Error(), errJobSecrets.Error()+": ")

@@ -212,8 +212,8 @@ func TestSecretsUndeliverable(t *testing.T) {
 	if err != nil || len(stored) != 2 || !strings.Contains(stored[0], "secrets.API_TOKEN") {
 		t.Errorf("job log %q, %v", stored, err)
 	}
-	// The worker asks again at its next ping: still refused, nothing changes.
-	if code, _ := a.do(t, "GET", path, "", "", "", auth...); code != 400 && code != 409 {
+	// The worker asks again at its next ping: the job is over, so 409.
+	if code, _ := a.do(t, "GET", path, "", "", "", auth...); code != 409 {
 		t.Errorf("second fetch: %d", code)
 	}
 }
