@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"golava/pkg/events"
 	"golava/server/lab"
 )
 
@@ -27,6 +28,7 @@ func run(args []string) int {
 	fs.IntVar(&cfg.Boards, "boards", 2, "number of simulated dut-sim boards")
 	fs.StringVar(&cfg.CoordinatorListen, "coordinator-listen", env("LAVA_COORDINATOR_LISTEN", "127.0.0.1:3079"), "MultiNode coordinator address (env LAVA_COORDINATOR_LISTEN)")
 	fs.StringVar(&cfg.ZMQListen, "zmq-listen", os.Getenv("LAVA_ZMQ_LISTEN"), "publish events on ZMQ PUB at this address, e.g. tcp://127.0.0.1:5500; empty: off (env LAVA_ZMQ_LISTEN)")
+	zmqRealms := fs.String("zmq-realm", os.Getenv("LAVA_ZMQ_REALMS"), "comma-separated REALM=ADDRESS: a ZMQ PUB socket of its own for each of these realms (env LAVA_ZMQ_REALMS)")
 	fs.StringVar(&cfg.DeviceTypesDir, "device-types", os.Getenv("LAVA_DEVICE_TYPES_DIR"), "extra folder of device-type templates (env LAVA_DEVICE_TYPES_DIR)")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 20*time.Second, "ping interval of the embedded worker")
 	fs.BoolVar(&cfg.ExternalWorker, "external-worker", false, "start no embedded worker; write the worker token to <data>/worker-token for a lava-worker named lab started separately")
@@ -37,6 +39,11 @@ func run(args []string) int {
 	cfg.Artifacts.Flags(fs, "") // empty: <data>/artifacts
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var err error
+	if cfg.ZMQRealms, err = events.ParseRealmSockets(*zmqRealms); err != nil {
+		fmt.Fprintln(os.Stderr, "lava-lab: --zmq-realm:", err)
 		return 2
 	}
 	if err := cfg.Notify.SetSMTPAddr(*smtp); err != nil {

@@ -51,6 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	fs.StringVar(&c.databaseURL, "database-url", env("LAVA_DATABASE_URL", ""), "PostgreSQL URL (env LAVA_DATABASE_URL); required")
 	fs.StringVar(&c.hub.ZMQListen, "zmq-listen", env("LAVA_ZMQ_LISTEN", "tcp://127.0.0.1:5500"), "ZMQ PUB address, LAVA's EVENT_SOCKET; empty disables ZMQ (env LAVA_ZMQ_LISTEN)")
+	realms := fs.String("zmq-realm", env("LAVA_ZMQ_REALMS", ""), "comma-separated REALM=ADDRESS: a ZMQ PUB socket of its own for each of these realms (the main one carries the default realm only; env LAVA_ZMQ_REALMS)")
 	push := fs.String("zmq-push", env("LAVA_ZMQ_PUSH", ""), "comma-separated addresses to PUSH every event to, LAVA's EVENT_ADDITIONAL_SOCKETS (env LAVA_ZMQ_PUSH)")
 	fs.StringVar(&c.wsListen, "ws-listen", env("LAVA_WS_LISTEN", "0.0.0.0:8001"), "HTTP address serving /ws/; empty disables it (env LAVA_WS_LISTEN)")
 	fs.StringVar(&c.hub.Prefix, "prefix", env("LAVA_EVENT_TOPIC", events.DefaultPrefix), "topic prefix, LAVA's EVENT_TOPIC (env LAVA_EVENT_TOPIC)")
@@ -66,6 +67,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: %w", *level, err)
+	}
+	var err error
+	if c.hub.ZMQRealms, err = events.ParseRealmSockets(*realms); err != nil {
+		return nil, fmt.Errorf("--zmq-realm: %w", err)
 	}
 	for _, a := range strings.Split(*push, ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	pkgevents "golava/pkg/events"
 	"golava/pkg/jobdef"
 	"golava/server/admin"
 	"golava/server/api"
@@ -116,6 +117,7 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	listen := f.String("listen", env("LAVA_LISTEN", "127.0.0.1:8000"), "address to listen on (env LAVA_LISTEN)")
 	dtDir := f.String("device-types", env("LAVA_DEVICE_TYPES_DIR", ""), "extra folder of device-type templates *.jinja2 (env LAVA_DEVICE_TYPES_DIR)")
 	dispDir := f.String("dispatcher-dir", env("LAVA_DISPATCHER_DIR", ""), "folder of per-worker dispatcher.yaml/env.yaml, as /etc/lava-server/dispatcher.d (env LAVA_DISPATCHER_DIR)")
+	realmSockets := f.String("realm-event-socket", env("LAVA_REALM_EVENT_SOCKETS", ""), "comma-separated REALM=ADDRESS of the publisher's per-realm ZMQ sockets (lava-publisher --zmq-realm), answered to callers of that realm (env LAVA_REALM_EVENT_SOCKETS)")
 	eventSocket := f.String("event-socket", env("LAVA_EVENT_SOCKET", ""), "the publisher's ZMQ address that scheduler.get_publisher_event_socket answers, e.g. tcp://lava.example:5500 (env LAVA_EVENT_SOCKET)")
 	maxBody := f.Int64("max-body", 10<<20, "largest request body in bytes (env LAVA_MAX_BODY)")
 	if v, ok := os.LookupEnv("LAVA_MAX_BODY"); ok {
@@ -156,6 +158,10 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	if err != nil {
 		return fail(cio, "serve", err)
 	}
+	realmEventSockets, err := pkgevents.ParseRealmSockets(*realmSockets)
+	if err != nil {
+		return fail(cio, "serve", fmt.Errorf("--realm-event-socket: %w", err))
+	}
 	notifyCfg.SMTPPassword = os.Getenv("LAVA_SMTP_PASSWORD")
 	if err := notifyCfg.SetSMTPAddr(*smtp); err != nil {
 		return fail(cio, "serve", err)
@@ -166,7 +172,7 @@ func cmdServe(ctx context.Context, args []string, cio cmdIO) int {
 	}
 	err = admin.Serve(ctx, admin.ServeConfig{Notify: notifyPtr,
 		DatabaseURL: *f.dbURL, Listen: *listen, Events: *events, Logger: log, WaitDB: *waitDB, MasterKeyFile: *masterKey,
-		API:       api.Config{MaxBodyBytes: *maxBody, AutoRegister: *autoReg, DeviceTypesDir: *dtDir, DispatcherDir: *dispDir, EventSocket: *eventSocket},
+		API:       api.Config{MaxBodyBytes: *maxBody, AutoRegister: *autoReg, DeviceTypesDir: *dtDir, DispatcherDir: *dispDir, EventSocket: *eventSocket, RealmEventSockets: realmEventSockets},
 		Artifacts: artCfg,
 	})
 	if err != nil {

@@ -201,3 +201,27 @@ func (o *Ordered) String() string {
 	b.WriteByte('}')
 	return b.String()
 }
+
+// ParseRealmSockets reads "REALM=ADDR,REALM=ADDR" (the per-realm ZMQ
+// sockets of the publisher's --zmq-realm and the server's
+// --realm-event-socket) into a map; the error names the bad item.
+func ParseRealmSockets(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		realm, addr, ok := strings.Cut(item, "=")
+		realm, addr = strings.TrimSpace(realm), strings.TrimSpace(addr)
+		switch {
+		case !ok || realm == "" || addr == "":
+			return nil, fmt.Errorf("%q: want REALM=ADDRESS", item)
+		case realm == "default":
+			return nil, fmt.Errorf("%q: the default realm's socket is the main one", item)
+		case out[realm] != "":
+			return nil, fmt.Errorf("%q: realm %s given twice", item, realm)
+		}
+		out[realm] = addr
+	}
+	return out, nil
+}

@@ -57,3 +57,20 @@ func TestWritePyStringMatchesEnsureASCII(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRealmSockets(t *testing.T) {
+	got, err := ParseRealmSockets(" blue=tcp://127.0.0.1:5501, green = tcp://127.0.0.1:5502 ,")
+	if err != nil || len(got) != 2 || got["blue"] != "tcp://127.0.0.1:5501" || got["green"] != "tcp://127.0.0.1:5502" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for in, want := range map[string]string{
+		"blue":                    "want REALM=ADDRESS",
+		"=tcp://x":                "want REALM=ADDRESS",
+		"default=tcp://x":         "main one",
+		"blue=tcp://a,blue=tcp:b": "given twice",
+	} {
+		if _, err := ParseRealmSockets(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+}

@@ -30,7 +30,8 @@ type realmPair struct {
 func setupRealmPair(t *testing.T) *realmPair {
 	t.Helper()
 	ctx := context.Background()
-	p := &realmPair{adminAPI: setupAdminAPI(t, Config{AutoRegister: true}, true)}
+	p := &realmPair{adminAPI: setupAdminAPI(t, Config{AutoRegister: true,
+		EventSocket: "tcp://lab:5500", RealmEventSockets: map[string]string{"blue": "tcp://lab:5501"}}, true)}
 	var err error
 	if p.blue, err = p.st.CreateRealm(ctx, "blue", "the blue lab"); err != nil {
 		t.Fatal(err)
@@ -321,6 +322,14 @@ func TestRealmCallsXMLRPC(t *testing.T) {
 	} {
 		if _, f := p.rpc(t, c.user, c.token, c.method, c.args...); f == nil || f.Code != c.code {
 			t.Errorf("%s %s%v: fault %v, want %d", c.user, c.method, c.args, f, c.code)
+		}
+	}
+	// Each realm's ZMQ socket is told to its own callers only.
+	for _, c := range []struct{ user, token, want string }{
+		{"bob", p.bobToken, "tcp://lab:5501"}, {"alice", p.aliceToken, "tcp://lab:5500"}, {"", "", "tcp://lab:5500"},
+	} {
+		if v, f := p.rpc(t, c.user, c.token, "scheduler.get_publisher_event_socket"); f != nil || v != c.want {
+			t.Errorf("%q's event socket: %v %v, want %s", c.user, v, f, c.want)
 		}
 	}
 	if v, f := p.rpc(t, "bob", p.bobToken, "realms.members.list", "blue"); f != nil || fmt.Sprint(v) != "[bob]" {

@@ -54,6 +54,16 @@ func (s *Server) realmParam(w http.ResponseWriter, r *http.Request) (*store.Real
 	return realm, true
 }
 
+// eventSocket is the ZMQ address of the caller's realm's events: each ZMQ
+// socket carries one realm, as ZMQ cannot tell subscribers apart.
+func (s *Server) eventSocket(r *http.Request) string {
+	u := userFrom(r)
+	if u == nil || u.Realm == "" || u.Realm == store.DefaultRealmName {
+		return s.cfg.EventSocket
+	}
+	return s.cfg.RealmEventSockets[u.Realm]
+}
+
 func (s *Server) restRealms(r chi.Router) {
 	r.Get("/realms/", s.listRealms)
 	r.Post("/realms/", s.createRealm)

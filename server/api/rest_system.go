@@ -24,8 +24,9 @@ func (s *Server) restSystem(r chi.Router) {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"user": name})
 	}))
-	r.HandleFunc("/system/master_config/", get(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"EVENT_TOPIC": "org.lavasoftware", "EVENT_SOCKET": s.cfg.EventSocket,
-			"EVENT_NOTIFICATION": s.cfg.EventSocket != "", "LOG_SIZE_LIMIT": 10})
+	r.HandleFunc("/system/master_config/", get(func(w http.ResponseWriter, r *http.Request) {
+		sock := s.eventSocket(r)
+		writeJSON(w, http.StatusOK, map[string]any{"EVENT_TOPIC": "org.lavasoftware", "EVENT_SOCKET": sock,
+			"EVENT_NOTIFICATION": sock != "", "LOG_SIZE_LIMIT": 10})
 	}))
 }

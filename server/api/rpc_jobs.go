@@ -45,8 +45,8 @@ func (s *Server) rpcJobs(m map[string]rpcMethod) {
 	m["scheduler.job_health"] = rpcMethod{min: 1, max: 1, sig: []string{"struct", "string"}, fn: s.rpcJobField("job_health"),
 		help: "{job_id, job_health} of a visible job (and sub_id for MultiNode)."}
 	m["scheduler.get_publisher_event_socket"] = rpcMethod{min: 0, max: 0, sig: []string{"string"},
-		help: "The ZMQ address events are published on.", fn: func(*rpcCall, rpcArgs) (any, error) {
-			return s.cfg.EventSocket, nil
+		help: "The ZMQ address the caller's realm's events are published on.", fn: func(c *rpcCall, _ rpcArgs) (any, error) {
+			return s.eventSocket(c.r), nil
 		}}
 }
 

@@ -38,9 +38,10 @@ func (s *Server) rpcPerms(m map[string]rpcMethod) {
 		help: "Bundles no longer exist: false.", fn: func(*rpcCall, rpcArgs) (any, error) { return false, nil }}
 	m["system.master_config"] = rpcMethod{min: 0, max: 0, sig: []string{"struct"},
 		help: "EVENT_TOPIC, EVENT_SOCKET, EVENT_NOTIFICATION and LOG_SIZE_LIMIT of this server.",
-		fn: func(*rpcCall, rpcArgs) (any, error) {
-			return xmlrpc.S("EVENT_TOPIC", "org.lavasoftware", "EVENT_SOCKET", s.cfg.EventSocket,
-				"EVENT_NOTIFICATION", s.cfg.EventSocket != "", "LOG_SIZE_LIMIT", 10), nil
+		fn: func(c *rpcCall, _ rpcArgs) (any, error) {
+			sock := s.eventSocket(c.r)
+			return xmlrpc.S("EVENT_TOPIC", "org.lavasoftware", "EVENT_SOCKET", sock,
+				"EVENT_NOTIFICATION", sock != "", "LOG_SIZE_LIMIT", 10), nil
 		}}
 }
 

@@ -30,6 +30,10 @@ type Config struct {
 	// EventSocket is the publisher's ZMQ address that
 	// scheduler.get_publisher_event_socket answers.
 	EventSocket string
+	// RealmEventSockets are the ZMQ addresses of other realms' own sockets
+	// (publisher --zmq-realm), answered to callers acting in that realm; a
+	// realm without one gets "" (its events are on /ws/).
+	RealmEventSockets map[string]string
 	// Web serves the web UI at every path the API does not; nil: no UI.
 	Web http.Handler
 	// Collectors are exported on /metrics besides the API's own (the

@@ -45,8 +45,10 @@ type Config struct {
 	// CoordinatorListen is the MultiNode coordinator address (default 127.0.0.1:3079;
 	// ":0" style ports pick a free one).
 	CoordinatorListen string
-	// ZMQListen is the publisher's PUB address; empty disables ZMQ.
+	// ZMQListen is the publisher's PUB address (default realm); empty disables ZMQ.
 	ZMQListen string
+	// ZMQRealms are other realms' own PUB addresses (publisher.HubConfig.ZMQRealms).
+	ZMQRealms map[string]string
 	// PingInterval of the embedded worker (default 20 s, as LAVA).
 	PingInterval time.Duration
 	// DeviceTypesDir is an extra folder of device-type templates.
@@ -173,7 +175,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 		}()
 	}
 
-	hub := publisher.NewHub(st, logger.With("service", "publisher"), publisher.HubConfig{ZMQListen: cfg.ZMQListen})
+	hub := publisher.NewHub(st, logger.With("service", "publisher"), publisher.HubConfig{ZMQListen: cfg.ZMQListen, ZMQRealms: cfg.ZMQRealms})
 	goService("publisher", hub.Run)
 	notifyCfg := cfg.Notify
 	if notifyCfg.BaseURL == "" {
@@ -211,7 +213,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 		Secrets:    box,
 		Collectors: slices.Concat(ops.PublisherCollectors(hub), sm.Collectors(), wm.Collectors()),
 		// lavacli's events wait / jobs wait ask for it (scheduler.get_publisher_event_socket).
-		EventSocket:  cfg.ZMQListen,
+		EventSocket:  cfg.ZMQListen, RealmEventSockets: cfg.ZMQRealms,
 		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandlerFiltered(publisher.NewVisibility(st, logger.With("service", "publisher"), publisher.VisibilityConfig{}).Filter), Web: webSrv.Handler(),
 	})
 	httpSrv := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}

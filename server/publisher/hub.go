@@ -37,8 +37,12 @@ type HubConfig struct {
 	// transactions open when the gap was seen have ended.
 	GapTimeout time.Duration
 	// ZMQListen is the PUB address (LAVA's EVENT_SOCKET, e.g.
-	// tcp://127.0.0.1:5500); empty disables ZMQ.
+	// tcp://127.0.0.1:5500) of the default realm's events; empty disables it.
 	ZMQListen string
+	// ZMQRealms maps a realm name to the PUB address of that realm's own
+	// socket (its events only, topics prefixed with the realm). A realm
+	// without one has its events on /ws/ only.
+	ZMQRealms map[string]string
 	// ZMQPush lists addresses a PUSH socket connects to (LAVA's
 	// EVENT_ADDITIONAL_SOCKETS).
 	ZMQPush []string
@@ -167,6 +171,16 @@ func (h *Hub) ZMQAddr() string {
 	return h.zmq.addr()
 }
 
+// ZMQRealmAddr is the address of the PUB socket carrying realm's events
+// ("" when it has none); the default realm's is ZMQAddr.
+func (h *Hub) ZMQRealmAddr(realm string) string {
+	<-h.ready
+	if h.zmq == nil {
+		return ""
+	}
+	return h.zmq.realmAddr(realm)
+}
+
 // Run follows the outbox until ctx ends, then closes every subscription.
 func (h *Hub) Run(ctx context.Context) error {
 	defer h.shutdown()
@@ -175,7 +189,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		h.readyOnce.Do(func() { close(h.ready) })
 		return err
 	}
-	if h.cfg.ZMQListen != "" || len(h.cfg.ZMQPush) > 0 {
+	if h.cfg.ZMQListen != "" || len(h.cfg.ZMQPush) > 0 || len(h.cfg.ZMQRealms) > 0 {
 		z, err := startZMQ(ctx, h.cfg, h.logger)
 		if err != nil {
 			h.readyOnce.Do(func() { close(h.ready) })
@@ -338,7 +352,7 @@ func (h *Hub) publish(msgs []*Message) {
 	h.stats.published.Add(int64(len(msgs)))
 	if h.zmq != nil {
 		for _, m := range msgs {
-			h.zmq.send(m.Frames)
+			h.zmq.send(m.Event.Realm, m.Frames)
 		}
 	}
 }
