@@ -213,7 +213,7 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 		Secrets:    box,
 		Collectors: slices.Concat(ops.PublisherCollectors(hub), sm.Collectors(), wm.Collectors()),
 		// lavacli's events wait / jobs wait ask for it (scheduler.get_publisher_event_socket).
-		EventSocket:  cfg.ZMQListen, RealmEventSockets: cfg.ZMQRealms,
+		EventSocket: cfg.ZMQListen, RealmEventSockets: cfg.ZMQRealms,
 		AutoRegister: true, DeviceTypesDir: cfg.DeviceTypesDir, WS: hub.WSHandlerFiltered(publisher.NewVisibility(st, logger.With("service", "publisher"), publisher.VisibilityConfig{}).Filter), Web: webSrv.Handler(),
 	})
 	httpSrv := &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
