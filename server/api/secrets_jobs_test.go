@@ -9,9 +9,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
+	"golava/pkg/logfmt"
+	"golava/pkg/mask"
 	"golava/pkg/workerapi"
 	"golava/server/secrets"
 )
@@ -235,4 +238,33 @@ func TestMaskCacheBounded(t *testing.T) {
 	if _, ok := c.get(9); !ok {
 		t.Error("the newest entry went")
 	}
+}
+
+// FuzzMaskRecords: whatever a worker uploads, masking never panics, keeps
+// a decodable record decodable, and leaves no value in a decoded record.
+func FuzzMaskRecords(f *testing.F) {
+	f.Add(`{"dt": "2026-01-02T03:04:05.000000", "lvl": "target", "msg": "+ echo s3cr3t"}`, "s3cr3t")
+	f.Add(`{"dt": "2026-01-02T03:04:05.000000", "lvl": "results", "msg": {"case": "a\"b", "result": "pass"}}`, `a"b`)
+	f.Add(`{"dt": "2026-01-02T03:04:05.000000", "lvl": "feedback", "msg": "x", "ns": "k\\ey"}`, `k\ey`)
+	f.Add(`not a record s3cr3t`, "s3cr3t")
+	f.Fuzz(func(t *testing.T, rec, secret string) {
+		// A value with a bracket can straddle an inserted [secret] and
+		// form again; not worth a second pass for such values.
+		if secret == "" || !utf8.ValidString(secret) || strings.ContainsAny(secret, "[]") {
+			return
+		}
+		m := mask.New([]string{secret})
+		recs := []string{rec}
+		maskRecords(m, recs)
+		before, errBefore := logfmt.Decode(rec)
+		after, errAfter := logfmt.Decode(recs[0])
+		if errBefore == nil && errAfter != nil {
+			t.Fatalf("masking broke a record: %q -> %q: %v", rec, recs[0], errAfter)
+		}
+		if errAfter == nil && errBefore == nil {
+			if _, changed := m.ValueChanged(after.Msg); changed {
+				t.Fatalf("a value is left in %q (from %q, msg %v)", recs[0], rec, before.Msg)
+			}
+		}
+	})
 }
