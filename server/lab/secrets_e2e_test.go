@@ -264,3 +264,44 @@ func scanFiles(t *testing.T, dir string, values []string) {
 		t.Errorf("scanned %d files under %s: %v", n, dir, err)
 	}
 }
+
+// TestSecretDeletedBeforeRun: a secret deleted between submission and
+// scheduling cannot be delivered; the job ends Incomplete with a Job error
+// that names the key and the path, the real worker does not retry it
+// forever, and the board takes the next job.
+func TestSecretDeletedBeforeRun(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, 1, storetest.URL(t))
+	value := randomSecret(t)
+	form := func(v url.Values) *strings.Reader { return strings.NewReader(v.Encode()) }
+	const ct = "application/x-www-form-urlencoded"
+	if code, b := l.do("POST", "/api/v0.2/realms/default/secrets/", ct, form(url.Values{"name": {"GONE"}, "value": {value}})); code != http.StatusCreated {
+		t.Fatalf("POST secret: %d %s", code, b)
+	}
+	setHealth := func(h string) {
+		t.Helper()
+		if code, b := l.do("PATCH", "/api/v0.2/devices/dut-sim-01/", ct, form(url.Values{"health": {h}})); code != http.StatusOK {
+			t.Fatalf("device health %s: %d %s", h, code, b)
+		}
+	}
+	setHealth("Maintenance")
+	job := strings.Replace(jobWithSteps("secret gone", time.Minute, `echo "$GONE"`), "actions:\n",
+		"secrets:\n  GONE: /lava/default/GONE\nactions:\n", 1)
+	id := l.submit(job)
+	if code, b := l.do("DELETE", "/api/v0.2/realms/default/secrets/GONE/", "", nil); code != http.StatusNoContent {
+		t.Fatalf("DELETE secret: %d %s", code, b)
+	}
+	setHealth("Good")
+	j := l.waitFinished(id, 2*time.Minute)
+	comment := deref(j.FailureComment)
+	if j.Health != "Incomplete" || !strings.Contains(comment, "secrets.GONE") || !strings.Contains(comment, "/lava/default/GONE") {
+		t.Fatalf("job %d: health %s, failure comment %q", id, j.Health, comment)
+	}
+	if strings.Contains(comment, value) || strings.Contains(l.logs(id), value) {
+		t.Fatal("the failure shows the value")
+	}
+	next := l.submit(jobWithSteps("after", time.Minute, "true"))
+	if j := l.waitFinished(next, 2*time.Minute); j.Health != "Complete" {
+		t.Fatalf("next job %d: health %s\n%s", next, j.Health, tail(l.logs(next), 30))
+	}
+}
