@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"golava/server/artifacts"
+	"golava/server/artifacts/artifactstest"
 	"golava/server/store"
 )
 
@@ -74,11 +75,20 @@ type artifactsAPI struct {
 	bobToken, carolToken string
 }
 
-func setupArtifactsAPI(t *testing.T) *artifactsAPI {
+// setupArtifactsAPI stores artifacts in a folder, or in a real S3 server
+// with s3 (root is then empty).
+func setupArtifactsAPI(t *testing.T, s3 ...bool) *artifactsAPI {
 	t.Helper()
 	ctx := context.Background()
-	root := t.TempDir()
-	b, err := artifacts.NewFS(root)
+	var b artifacts.Backend
+	var err error
+	root := ""
+	if len(s3) > 0 && s3[0] {
+		b, err = artifacts.NewS3(ctx, artifactstest.Start(t).Config("api-test"))
+	} else {
+		root = t.TempDir()
+		b, err = artifacts.NewFS(root)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +126,15 @@ const artURL = "/api/v0.2/realms/default/artifacts/"
 
 func TestRESTArtifacts(t *testing.T) {
 	t.Parallel()
-	a := setupArtifactsAPI(t)
+	for _, s3 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fs", true: "s3"}[s3], func(t *testing.T) {
+			t.Parallel()
+			testRESTArtifacts(t, setupArtifactsAPI(t, s3))
+		})
+	}
+}
+
+func testRESTArtifacts(t *testing.T, a *artifactsAPI) {
 	alice := tok(a.aliceToken)
 	data := []byte("kernel image bytes")
 
@@ -283,8 +301,16 @@ func workerArtURL(id int64) string {
 
 func TestWorkerArtifacts(t *testing.T) {
 	t.Parallel()
+	for _, s3 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fs", true: "s3"}[s3], func(t *testing.T) {
+			t.Parallel()
+			testWorkerArtifacts(t, setupArtifactsAPI(t, s3))
+		})
+	}
+}
+
+func testWorkerArtifacts(t *testing.T, a *artifactsAPI) {
 	ctx := context.Background()
-	a := setupArtifactsAPI(t)
 	if r := a.raw(t, "PUT", artURL+"payload/in/rootfs", []byte("rootfs"), false, tok(a.aliceToken)...); r.code != 201 {
 		t.Fatalf("payload PUT = %d %s", r.code, r.body)
 	}
