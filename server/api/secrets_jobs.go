@@ -115,7 +115,7 @@ func (s *Server) resolveJobSecrets(ctx context.Context, j *store.Job) (map[strin
 	if err != nil {
 		// Missing, of another realm or not decrypting: the message names
 		// the key and the path, never a value.
-		return nil, nil, fmt.Errorf("%w: %v", errJobSecrets, err)
+		return nil, nil, fmt.Errorf("%w: %w", errJobSecrets, err)
 	}
 	list := make([]string, 0, len(vals))
 	for _, v := range vals {
@@ -125,20 +125,22 @@ func (s *Server) resolveJobSecrets(ctx context.Context, j *store.Job) (map[strin
 }
 
 // failUndeliverable ends a job whose secrets cannot be delivered as
-// Incomplete with a job error, as lava-run would, so that it does not
-// wait for a worker that keeps asking: the worker is refused, and the
-// scheduler stops offering the job once it is Finished.
-func (s *Server) failUndeliverable(ctx context.Context, id int64, msg string) error {
+// Incomplete, as lava-run would, so that it does not wait for a worker
+// that keeps asking: the worker is refused, and the scheduler stops
+// offering the job once it is Finished. errorType is Job (a secret gone or
+// of another realm) or Configuration (the server's master key does not
+// open the realm's key: every job of the realm would fail the same way).
+func (s *Server) failUndeliverable(ctx context.Context, id int64, errorType, msg string) error {
 	now := time.Now()
 	recs := []string{
 		logfmt.Encode(logfmt.Line{DT: now, Lvl: logfmt.LevelError, Msg: msg}),
 		logfmt.Encode(logfmt.Line{DT: now, Lvl: logfmt.LevelResults, Msg: map[string]any{
-			"definition": "lava", "case": "job", "result": "fail", "error_type": "Job", "error_msg": msg}}),
+			"definition": "lava", "case": "job", "result": "fail", "error_type": errorType, "error_msg": msg}}),
 	}
 	if _, err := s.store.AppendLog(ctx, id, 0, recs); err != nil {
 		s.logger.WarnContext(ctx, "cannot log why a job's secrets were not delivered", "job_id", id, "err", err)
 	}
-	return s.store.JobFinished(ctx, id, workerapi.Finish{Result: "fail", ErrorType: "Job", Errors: msg})
+	return s.store.JobFinished(ctx, id, workerapi.Finish{Result: "fail", ErrorType: errorType, Errors: msg})
 }
 
 // deliverSecrets resolves the secrets of the job a worker fetches and
@@ -154,8 +156,12 @@ func (s *Server) deliverSecrets(w http.ResponseWriter, r *http.Request, j *store
 	switch {
 	case errors.Is(err, errJobSecrets):
 		msg := strings.TrimPrefix(err.Error(), errJobSecrets.Error()+": ")
-		s.logger.WarnContext(r.Context(), "job secrets not delivered, job ends Incomplete", "job_id", j.ID, "reason", msg)
-		if ferr := s.failUndeliverable(r.Context(), j.ID, msg); ferr != nil && !errors.Is(ferr, store.ErrTransition) {
+		errorType := "Job"
+		if errors.Is(err, secrets.ErrWrongMasterKey) || errors.Is(err, secrets.ErrCorrupt) {
+			errorType = "Configuration"
+		}
+		s.logger.WarnContext(r.Context(), "job secrets not delivered, job ends Incomplete", "job_id", j.ID, "error_type", errorType, "reason", msg)
+		if ferr := s.failUndeliverable(r.Context(), j.ID, errorType, msg); ferr != nil && !errors.Is(ferr, store.ErrTransition) {
 			s.workerInternal(w, r, ferr)
 			return nil, false
 		}

@@ -268,3 +268,34 @@ func FuzzMaskRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestSecretsWrongMasterKey: a server whose master key does not open the
+// realm's key (a replica given another key file) fails the job with a
+// Configuration error, not the job's fault, and shows no value.
+func TestSecretsWrongMasterKey(t *testing.T) {
+	t.Parallel()
+	a, _ := secretsAPI(t)
+	id, path, auth := a.scheduledDef(t, secretJob("  API_TOKEN: /lava/default/TOKEN\n"))
+	other, err := secrets.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := secrets.New(a.st, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.srv.Close()
+	a.srv = httptest.NewServer(New(a.st, slog.New(slog.DiscardHandler), Config{Secrets: wrong}).Handler())
+	t.Cleanup(a.srv.Close)
+	code, body := a.do(t, "GET", path, "", "", "", auth...)
+	if code != 400 || !strings.Contains(body, "master key") {
+		t.Fatalf("config with the wrong master key: %d %s", code, body)
+	}
+	var typ, comment string
+	if err := a.st.Pool().QueryRow(context.Background(), `SELECT failure_type, failure_comment FROM jobs WHERE id = $1`, id).Scan(&typ, &comment); err != nil {
+		t.Fatal(err)
+	}
+	if typ != "Configuration" || !strings.Contains(comment, "secrets.API_TOKEN") || strings.Contains(comment, "9f2c") {
+		t.Errorf("failure %s %q", typ, comment)
+	}
+}
