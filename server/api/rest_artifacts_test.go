@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -480,5 +481,43 @@ func pollFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		<-tick.C
+	}
+}
+
+// An upload slower than the server's read and write timeouts still
+// completes while it keeps making progress (serve has ReadTimeout 60 s,
+// WriteTimeout 10 min; a large artifact over a slow link takes longer).
+func TestRESTArtifactSlowUpload(t *testing.T) {
+	t.Parallel()
+	a := setupArtifactsAPI(t)
+	ts := httptest.NewUnstartedServer(a.srv.Handler())
+	ts.Config.ReadTimeout, ts.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	ts.Start()
+	t.Cleanup(ts.Close)
+	pr, pw := io.Pipe()
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for range 10 {
+			<-tick.C
+			if _, err := pw.Write(bytes.Repeat([]byte("s"), 1000)); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	req, err := http.NewRequest("PUT", ts.URL+artURL+"payload/slow", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Token "+a.aliceToken)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(body), `"size":10000`) {
+		t.Fatalf("slow upload = %d %s", resp.StatusCode, body)
 	}
 }
