@@ -92,6 +92,10 @@ func conformance(t *testing.T, b artifacts.Backend) {
 		if info.Size != int64(len(data)) || info.SHA256 != digest(data) {
 			t.Fatalf("Put(%s) = %+v", key, info)
 		}
+		// A backend that knows the digest must know the right one.
+		if st, err := b.Stat(ctx, key); err != nil || st.Size != info.Size || (st.SHA256 != "" && st.SHA256 != info.SHA256) {
+			t.Fatalf("Stat(%s) after Put = %+v, %v", key, st, err)
+		}
 	}
 
 	t.Run("put get list delete", func(t *testing.T) {

@@ -24,6 +24,8 @@ type Config struct {
 	S3 string
 	// MaxSize bounds one upload in bytes.
 	MaxSize int64
+	// envErr is a bad LAVA_ARTIFACTS_MAX_SIZE, reported by Backend.
+	envErr error
 }
 
 // Flags registers --artifacts-dir, --artifacts-s3 and --artifacts-max-size
@@ -36,9 +38,11 @@ func (c *Config) Flags(fs *flag.FlagSet, defaultDir string) {
 		"keep artifacts in an S3 bucket: http[s]://ACCESS:SECRET@HOST:PORT/BUCKET[?region=R]; prefer the env LAVA_ARTIFACTS_S3, a flag shows the secret in ps")
 	c.MaxSize = DefaultMaxSize
 	if v := os.Getenv("LAVA_ARTIFACTS_MAX_SIZE"); v != "" {
-		if n, err := ParseSize(v); err == nil {
-			c.MaxSize = n
+		n, err := ParseSize(v)
+		if err != nil {
+			c.envErr = fmt.Errorf("LAVA_ARTIFACTS_MAX_SIZE: %w", err)
 		}
+		c.MaxSize = n
 	}
 	fs.Func("artifacts-max-size", "largest artifact upload, bytes or with K, M, G suffix (default 1G; env LAVA_ARTIFACTS_MAX_SIZE)", func(s string) error {
 		n, err := ParseSize(s)
@@ -122,6 +126,9 @@ func ParseS3URL(s string) (S3Config, error) {
 // Backend opens the configured store: S3 when set, else the folder; nil
 // and no error when neither is configured (artifact storage off).
 func (c Config) Backend(ctx context.Context) (Backend, error) {
+	if c.envErr != nil {
+		return nil, c.envErr
+	}
 	if c.S3 != "" {
 		s3, err := ParseS3URL(c.S3)
 		if err != nil {

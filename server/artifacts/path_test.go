@@ -1,7 +1,9 @@
 package artifacts_test
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,4 +111,41 @@ func FuzzValidPath(f *testing.F) {
 			t.Fatalf("Key(%q) = %q, %v", p, key, err)
 		}
 	})
+}
+
+func TestConfigFlags(t *testing.T) {
+	t.Setenv("LAVA_ARTIFACTS_DIR", "")
+	t.Setenv("LAVA_ARTIFACTS_S3", "")
+	t.Setenv("LAVA_ARTIFACTS_MAX_SIZE", "2M")
+	var c artifacts.Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	c.Flags(fs, "/def")
+	if c.Dir != "/def" || c.MaxSize != 2<<20 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	dir := t.TempDir()
+	if err := fs.Parse([]string{"--artifacts-dir", dir, "--artifacts-max-size", "3K"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Dir != dir || c.MaxSize != 3<<10 {
+		t.Fatalf("flags: %+v", c)
+	}
+	if b, err := c.Backend(context.Background()); err != nil || b.String() != "fs "+dir {
+		t.Fatalf("Backend = %v, %v", b, err)
+	}
+	if err := fs.Parse([]string{"--artifacts-max-size", "lots"}); err == nil {
+		t.Fatal("a bad --artifacts-max-size parsed")
+	}
+	if b, err := (artifacts.Config{}).Backend(context.Background()); b != nil || err != nil {
+		t.Fatalf("nothing configured: %v, %v", b, err)
+	}
+	if _, err := (artifacts.Config{S3: "ftp://x"}).Backend(context.Background()); err == nil {
+		t.Fatal("a bad S3 URL opened")
+	}
+	t.Setenv("LAVA_ARTIFACTS_MAX_SIZE", "big")
+	var bad artifacts.Config
+	bad.Flags(flag.NewFlagSet("y", flag.ContinueOnError), dir)
+	if _, err := bad.Backend(context.Background()); err == nil || !strings.Contains(err.Error(), "LAVA_ARTIFACTS_MAX_SIZE") {
+		t.Fatalf("a bad LAVA_ARTIFACTS_MAX_SIZE: %v", err)
+	}
 }
