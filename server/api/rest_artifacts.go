@@ -249,16 +249,30 @@ func (s *Server) serveArtifact(w http.ResponseWriter, r *http.Request, realmID i
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("ETag", `"`+a.SHA256+`"`)
 	out := &idleWriter{w: w, rc: http.NewResponseController(w)}
-	if seeker, ok := rc.(io.ReadSeeker); ok {
-		// Range requests let a client resume a large download.
+	seeker, canSeek := rc.(io.ReadSeeker)
+	plain := r.Method == http.MethodGet && r.Header.Get("Range") == "" && r.Header.Get("If-None-Match") == "" &&
+		r.Header.Get("If-Modified-Since") == ""
+	if canSeek && !plain {
+		// Range requests let a client resume a large download; HEAD and
+		// conditional requests are answered as well.
 		http.ServeContent(out, r, "", a.CreatedAt, seeker)
 		return
 	}
 	h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
+	h.Set("Last-Modified", a.CreatedAt.UTC().Format(http.TimeFormat))
 	if r.Method == http.MethodHead {
 		return
 	}
-	if _, err := io.Copy(out, rc); err != nil {
+	// A whole download is checked on the way out too: stored bytes that
+	// no longer match their record (a damaged disk, a hand edit) end the
+	// response short rather than reaching the client whole.
+	_, err = io.Copy(out, artifacts.VerifyingReader(rc, a.Size, a.SHA256))
+	switch {
+	case errors.Is(err, artifacts.ErrChecksum), errors.Is(err, artifacts.ErrSize):
+		s.logger.ErrorContext(r.Context(), "stored artifact does not match its record", "realm", a.Realm,
+			"area", a.Area, "path", a.Path, "err", err)
+		panic(http.ErrAbortHandler)
+	case err != nil:
 		s.logger.InfoContext(r.Context(), "artifact download cut", "path", r.URL.Path, "err", err)
 	}
 }

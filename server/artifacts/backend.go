@@ -153,3 +153,11 @@ func (v *verifier) done() (Info, error) {
 	}
 	return Info{Size: v.n, SHA256: v.sum()}, nil
 }
+
+// VerifyingReader reads r, which must hold exactly size bytes with the
+// SHA-256 sha256hex; otherwise the read that would complete it fails
+// (ErrSize, ErrChecksum) and its bytes are withheld, so a copy to an HTTP
+// client ends short instead of handing over wrong bytes whole.
+func VerifyingReader(r io.Reader, size int64, sha256hex string) io.Reader {
+	return newVerifier(r, size, sha256hex)
+}
