@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,6 +105,8 @@ func Start(t testing.TB) *S3 {
 		cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey,
 			"--port", s.Endpoint, "--quiet", "posix", root)
 		cmd.Stdout, cmd.Stderr = out, out
+		// A test binary that dies without its clean-ups takes the gateway along.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", bin, err)
 		}
