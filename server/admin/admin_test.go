@@ -85,16 +85,16 @@ func TestCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := AddUser(ctx, st, store.NewUser{Username: "u"}); err != nil {
+	if _, err := AddUser(ctx, st, "", store.NewUser{Username: "u"}); err != nil {
 		t.Fatal(err)
 	}
-	if tok, err := AddToken(ctx, st, "u", "d"); err != nil || len(tok) != 64 {
+	if tok, err := AddToken(ctx, st, "", "u", "d"); err != nil || len(tok) != 64 {
 		t.Errorf("AddToken = %q, %v", tok, err)
 	}
-	if tok, err := AddWorker(ctx, st, "w", ""); err != nil || len(tok) != 32 {
+	if tok, err := AddWorker(ctx, st, "", "w", ""); err != nil || len(tok) != 32 {
 		t.Errorf("AddWorker = %q, %v", tok, err)
 	}
-	if err := AddDeviceType(ctx, st, store.NewDeviceType{Name: "qemu"}); err != nil {
+	if err := AddDeviceType(ctx, st, "", store.NewDeviceType{Name: "qemu"}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -102,10 +102,10 @@ func TestCommands(t *testing.T) {
 	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), MaxDictionaryBytes+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := AddDevice(ctx, st, store.NewDevice{Hostname: "d", DeviceType: "qemu"}, big); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, err := AddDevice(ctx, st, "", store.NewDevice{Hostname: "d", DeviceType: "qemu"}, big); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("big dictionary: %v", err)
 	}
-	if d, err := AddDevice(ctx, st, store.NewDevice{Hostname: "d", DeviceType: "qemu", Worker: "w"}, ""); err != nil || *d.Worker != "w" {
+	if d, err := AddDevice(ctx, st, "", store.NewDevice{Hostname: "d", DeviceType: "qemu", Worker: "w"}, ""); err != nil || *d.Worker != "w" {
 		t.Errorf("AddDevice = %+v, %v", d, err)
 	}
 	var out bytes.Buffer
