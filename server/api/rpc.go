@@ -244,6 +244,14 @@ func (a rpcArgs) optStr(i int, name string) (*string, error) {
 	return &v, err
 }
 
+// strOr is an optional string argument, def when absent.
+func (a rpcArgs) strOr(i int, name, def string) (string, error) {
+	if !a.has(i) {
+		return def, nil
+	}
+	return a.str(i, name)
+}
+
 func (a rpcArgs) integer(i int, name string) (int64, error) {
 	if i >= len(a) {
 		return 0, fault(xmlrpc.CodeInvalidParams, "missing argument %s", name)

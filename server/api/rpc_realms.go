@@ -107,13 +107,9 @@ func (s *Server) rpcRealmsAdd(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	desc, err := a.optStr(1, "description")
+	d, err := a.strOr(1, "description", "")
 	if err != nil {
 		return nil, err
-	}
-	d := ""
-	if desc != nil {
-		d = *desc
 	}
 	realm, err := s.store.CreateRealm(c.r.Context(), name, d)
 	switch {
@@ -260,13 +256,9 @@ func (s *Server) rpcArtifactsList(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix, err := a.optStr(2, "prefix")
+	p, err := a.strOr(2, "prefix", "")
 	if err != nil {
 		return nil, err
-	}
-	p := ""
-	if prefix != nil {
-		p = *prefix
 	}
 	list, _, err := s.cfg.Artifacts.List(c.r.Context(), realm.ID, area, p, 0, MaxPageSize)
 	if err != nil {
@@ -347,13 +339,9 @@ func (s *Server) rpcWebhooksAdd(c *rpcCall, a rpcArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret, err := a.optStr(2, "secret")
+	sec, err := a.strOr(2, "secret", "")
 	if err != nil {
 		return nil, err
-	}
-	sec := ""
-	if secret != nil {
-		sec = *secret
 	}
 	h, err := s.store.CreateWebhook(c.r.Context(), realm.ID, url, sec)
 	switch {

@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"golava/server/store"
 )
 
 // lavacliRealm: the real lavacli, unchanged, works in another realm with a
@@ -15,33 +13,8 @@ import (
 // default realm's admin see the other realm's jobs).
 func lavacliRealm(t *testing.T, admin *lavacli, l *lab) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, l.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	blue, err := st.CreateRealm(ctx, "blue", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := st.CreateUser(ctx, store.NewUser{Username: "bob", RealmID: blue.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err := st.CreateToken(ctx, bob.ID, blue.ID, "lavacli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The same names as the default realm's: a type dut-sim, a worker lab.
-	if _, err := st.CreateDeviceType(ctx, blue.ID, store.NewDeviceType{Name: "dut-sim"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := st.CreateWorker(ctx, blue.ID, "lab", "blue's host"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateDevice(ctx, blue.ID, store.NewDevice{Hostname: "blue-sim-01", DeviceType: "dut-sim", Worker: "lab", Health: store.DeviceMaintenance}); err != nil {
-		t.Fatal(err)
-	}
+	b := newBlueRealm(t, l.dbURL, "lab", "blue's host") // the default realm's worker name too
+	st, token := b.st, b.bobToken
 	var defaultJob int64
 	if err := st.Pool().QueryRow(ctx, `SELECT max(id) FROM jobs WHERE realm_id = 1`).Scan(&defaultJob); err != nil {
 		t.Fatal(err)

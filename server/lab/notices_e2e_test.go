@@ -16,7 +16,6 @@ import (
 	"golava/pkg/jobdef"
 	"golava/server/notify"
 	"golava/server/notify/notifytest"
-	"golava/server/store"
 	"golava/server/store/storetest"
 )
 
@@ -96,32 +95,8 @@ func TestRealmNoticesAndWebhooks(t *testing.T) {
 	admin := &client{t: t, base: base, token: readFile(t, filepath.Join(dir, "admin-token"))}
 
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	blue, err := st.CreateRealm(ctx, "blue", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := st.CreateUser(ctx, store.NewUser{Username: "bob", RealmID: blue.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bobToken, _, err := st.CreateToken(ctx, bob.ID, blue.ID, "events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateDeviceType(ctx, blue.ID, store.NewDeviceType{Name: "dut-sim"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := st.CreateWorker(ctx, blue.ID, "blue-host", ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateDevice(ctx, blue.ID, store.NewDevice{Hostname: "blue-sim-01", DeviceType: "dut-sim", Worker: "blue-host", Health: store.DeviceMaintenance}); err != nil {
-		t.Fatal(err)
-	}
+	b := newBlueRealm(t, dbURL, "blue-host", "")
+	st, blue, bob, bobToken := b.st, b.realm, b.bob, b.bobToken
 
 	defSink, blueSink := notifytest.StartWebhookSink(t), notifytest.StartWebhookSink(t)
 	for _, h := range []struct{ realm, url, secret string }{{"default", defSink.URL + "/d", ""}, {"blue", blueSink.URL + "/b", "blue-key"}} {
@@ -162,11 +137,11 @@ func TestRealmNoticesAndWebhooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := st.SubmitJob(ctx, blue.ID, bob.InRealm(blue), def, job)
+	ids, err := st.SubmitJob(ctx, blue.ID, bob, def, job)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CancelJob(ctx, blue.ID, ids[0], bob.InRealm(blue)); err != nil {
+	if err := st.CancelJob(ctx, blue.ID, ids[0], bob); err != nil {
 		t.Fatal(err)
 	}
 	bh := waitHook(t, blueSink)
