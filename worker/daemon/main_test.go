@@ -28,6 +28,13 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(fakeModeEnv); mode != "" {
 		os.Exit(runFakeLavaRun(mode, os.Args[1:]))
 	}
+	// The fake reports every GOLAVA_ variable lava-run gets; those make
+	// test exports for other packages (GOLAVA_S3GW) are not the worker's.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "GOLAVA_") {
+			os.Unsetenv(k)
+		}
+	}
 	dir, err := os.MkdirTemp("", "golava-worker-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
