@@ -120,7 +120,7 @@ func TestMultiNodeJobCompletes(t *testing.T) {
 		cases := l.testCases(id)
 		for _, name := range want[id == serverID] {
 			if cases[name] != "pass" {
-				t.Errorf("sub-job %d: %s = %q, want pass (all: %v)", id, name, cases[name], cases)
+				t.Errorf("sub-job %d: %s = %q, want pass (all: %v)\n%s", id, name, cases[name], cases, tail(l.logs(id), 6000))
 			}
 		}
 	}

@@ -34,7 +34,7 @@ func RunRealms(ctx context.Context, st *store.Store, logger *slog.Logger, cfg Co
 			started[id] = true
 			c := cfg
 			c.RealmID = id
-			s := New(st, logger.With(slog.Int64("realm", id)), c)
+			s := New(st, logger, c)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
