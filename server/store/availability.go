@@ -77,25 +77,35 @@ const DefaultJobDuration = 5 * time.Minute
 // estimateSQL reads, for a queued job: the jobs ahead of it on its type
 // (higher priority, or same priority and older, as the scheduler orders),
 // the devices that can run jobs, those idle now, and the mean duration of
-// the last 20 finished jobs of the type.
+// the last 20 finished jobs of the type. The jobs ahead are counted up to
+// EstimateRounds turns of the usable devices only: a submission does not
+// pay for counting a deep queue, and beyond that horizon the estimate is
+// the horizon (a lower bound).
 const estimateSQL = `-- name: EstimateStart :one
+WITH j AS (SELECT id, realm_id, requested_device_type_id, priority, state FROM jobs WHERE realm_id = $1 AND id = $2),
+dev AS (SELECT COUNT(*) AS usable, COUNT(*) FILTER (WHERE d.state = 'Idle') AS idle
+    FROM devices d JOIN workers w ON w.id = d.worker_id, j
+    WHERE d.device_type_id = j.requested_device_type_id AND d.health IN ('Good', 'Unknown')
+      AND w.state = 'Online' AND w.health = 'Active')
 SELECT
-    (SELECT COUNT(*) FROM jobs a WHERE a.realm_id = j.realm_id AND a.state = 'Submitted'
+    (SELECT COUNT(*) FROM (SELECT 1 FROM jobs a WHERE a.realm_id = j.realm_id AND a.state = 'Submitted'
         AND a.requested_device_type_id = j.requested_device_type_id AND a.id <> j.id
-        AND (a.priority > j.priority OR (a.priority = j.priority AND a.id < j.id))),
-    (SELECT COUNT(*) FROM devices d JOIN workers w ON w.id = d.worker_id
-        WHERE d.device_type_id = j.requested_device_type_id AND d.health IN ('Good', 'Unknown')
-        AND w.state = 'Online' AND w.health = 'Active'),
-    (SELECT COUNT(*) FROM devices d JOIN workers w ON w.id = d.worker_id
-        WHERE d.device_type_id = j.requested_device_type_id AND d.health IN ('Good', 'Unknown')
-        AND d.state = 'Idle' AND w.state = 'Online' AND w.health = 'Active'),
+        AND (a.priority > j.priority OR (a.priority = j.priority AND a.id < j.id))
+        LIMIT dev.idle + dev.usable * ` + estimateRounds + ` + 1) ahead),
+    dev.usable, dev.idle,
     (SELECT EXTRACT(EPOCH FROM AVG(f.end_time - f.start_time))::float8 FROM (
         SELECT f.start_time, f.end_time FROM jobs f
         WHERE f.realm_id = j.realm_id AND f.requested_device_type_id = j.requested_device_type_id
           AND f.state = 'Finished' AND f.start_time IS NOT NULL AND f.end_time IS NOT NULL
         ORDER BY f.end_time DESC LIMIT 20) f),
     j.state
-FROM jobs j WHERE j.realm_id = $1 AND j.id = $2`
+FROM j, dev`
+
+// EstimateRounds is the horizon of start estimates, in turns of a device
+// type's usable devices.
+const EstimateRounds = 50
+
+const estimateRounds = "50" // EstimateRounds, in the SQL text
 
 // Estimate is when a queued job is expected to start.
 type Estimate struct {
@@ -134,7 +144,7 @@ func estimate(now time.Time, state string, ahead, usable, idle int, meanSeconds 
 		mean = time.Duration(*meanSeconds * float64(time.Second))
 	}
 	// Rounds of the usable devices before a device is free for this job.
-	rounds := (ahead-idle)/usable + 1
+	rounds := min((ahead-idle)/usable+1, EstimateRounds)
 	start := now.Add(time.Duration(rounds) * mean)
 	e.Start = &start
 	return e

@@ -62,3 +62,25 @@ func TestEstimateStart(t *testing.T) {
 		t.Error("unknown job: no error")
 	}
 }
+
+// A queue deeper than EstimateRounds turns of the usable devices is
+// counted only that far: the estimate is the horizon.
+func TestEstimateStartHorizon(t *testing.T) {
+	t.Parallel()
+	l := newSchedLab(t)
+	typ := l.deviceType("board", "")
+	l.device("b1", typ, l.worker("w1"), store.DeviceGood)
+	l.exec(`UPDATE devices SET state = 'Running' WHERE hostname = 'b1'`)
+	l.exec(`INSERT INTO jobs (realm_id, submitter_id, definition, original_definition, requested_device_type_id, token)
+SELECT 1, $1, 'x', 'x', $2, 't' FROM generate_series(1, $3)`, l.user, typ, store.EstimateRounds+20)
+	last := l.job(typ, 50)
+	before := time.Now()
+	e, err := l.st.EstimateStart(l.ctx, store.DefaultRealm, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := before.Add(store.EstimateRounds * store.DefaultJobDuration)
+	if e.Ahead != store.EstimateRounds+1 || e.Start == nil || e.Start.Sub(want).Abs() > 5*time.Second {
+		t.Errorf("deep queue: ahead %d start %v, want ahead %d (counted to the horizon) start ~%v", e.Ahead, e.Start, store.EstimateRounds+1, want)
+	}
+}
