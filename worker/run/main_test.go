@@ -69,6 +69,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(dutsimEnv); mode != "" {
 		os.Exit(dutsimClient(mode, os.Args[1:]))
 	}
+	if spec := os.Getenv(serialFeedEnv); spec != "" {
+		os.Exit(serialFeed(spec))
+	}
 	before := runtime.NumGoroutine()
 	code := m.Run()
 	if code == 0 && !goroutinesSettle(before) {

@@ -202,3 +202,17 @@ func TestSerialPowerFailures(t *testing.T) {
 		t.Fatalf("missing port: outcome %+v", out)
 	}
 }
+
+func TestCoalesceFor(t *testing.T) {
+	for baud, want := range map[int]time.Duration{
+		0:       0,
+		9600:    25 * time.Millisecond,
+		115200:  25 * time.Millisecond,
+		1152000: 8888888 * time.Nanosecond, // 1 KiB at 115.2 KB/s
+		3000000: 3413333 * time.Nanosecond,
+	} {
+		if got := coalesceFor(baud); (got - want).Abs() > time.Microsecond {
+			t.Errorf("coalesceFor(%d) = %v, want %v", baud, got, want)
+		}
+	}
+}
