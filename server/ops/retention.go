@@ -30,7 +30,9 @@ type RetentionReport struct {
 	Scanned             int // finished jobs read
 }
 
-// NewRetention prepares the policy p for realm.
+// NewRetention prepares the policy p for realm; realm 0 is every realm
+// (the policy names device types, so it applies to each realm's type of
+// that name).
 func NewRetention(pool *pgxpool.Pool, realm int64, p Policy, logger *slog.Logger) *Retention {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -95,7 +97,7 @@ WITH f AS (
            coalesce(j.requested_device_type_id, d.device_type_id) AS dt, j.target_group
     FROM jobs j
     LEFT JOIN devices d ON d.id = coalesce(j.actual_device_id, j.requested_device_id)
-    WHERE j.state = 'Finished' AND j.realm_id = $1
+    WHERE j.state = 'Finished' AND ($1::bigint = 0 OR j.realm_id = $1)
 )
 SELECT f.id, coalesce(t.name, ''), f.ended,
        row_number() OVER (PARTITION BY f.dt ORDER BY f.ended DESC, f.id DESC),

@@ -327,3 +327,55 @@ func TestRetentionKeepsMultiNodeGroupsWhole(t *testing.T) {
 		t.Errorf("left %q after deleting %d, want %q after 3", got, rep.Jobs, want)
 	}
 }
+
+// Realm 0 applies the policy to every realm; a realm's own retention
+// leaves the others alone.
+func TestRetentionRealms(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	blue, err := l.st.CreateRealm(l.ctx, "blue", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.st.CreateDeviceType(l.ctx, blue.ID, store.NewDeviceType{Name: "bbb"}); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().UTC()
+	old := base.Add(-100 * 24 * time.Hour)
+	for _, j := range []struct {
+		desc  string
+		realm int64
+	}{{"default-old", store.DefaultRealm}, {"blue-old", blue.ID}} {
+		l.exec(t, `INSERT INTO jobs (realm_id, submitter_id, description, definition, original_definition,
+		    requested_device_type_id, state, token, end_time)
+		    SELECT $2, $1, $3, 'x', 'x', id, 'Finished', 't', $4 FROM device_types WHERE name = 'bbb' AND realm_id = $2`,
+			l.user.ID, j.realm, j.desc, old)
+	}
+	pol, err := ParsePolicy([]byte("default: {jobs: {max_age: 60d}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := func() string {
+		var s string
+		if err := l.st.Pool().QueryRow(l.ctx, `SELECT coalesce(string_agg(description, ' ' ORDER BY description), '') FROM jobs`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if _, err := NewRetention(l.st.Pool(), blue.ID, *pol, nil).RunOnce(l.ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	if got := left(); got != "default-old" {
+		t.Errorf("after blue's retention: %q, want default-old", got)
+	}
+	l.exec(t, `INSERT INTO jobs (realm_id, submitter_id, description, definition, original_definition,
+	    requested_device_type_id, state, token, end_time)
+	    SELECT $2, $1, 'blue-old-2', 'x', 'x', id, 'Finished', 't', $3 FROM device_types WHERE name = 'bbb' AND realm_id = $2`,
+		l.user.ID, blue.ID, old)
+	if _, err := NewRetention(l.st.Pool(), 0, *pol, nil).RunOnce(l.ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	if got := left(); got != "" {
+		t.Errorf("after every realm's retention: %q left, want none", got)
+	}
+}

@@ -34,6 +34,11 @@ func RunRealms(ctx context.Context, st *store.Store, logger *slog.Logger, cfg Co
 			started[id] = true
 			c := cfg
 			c.RealmID = id
+			if id != store.DefaultRealm {
+				// Installation-wide duties (retention of every realm) go
+				// with the default realm's leader only.
+				c.WhileLeading = nil
+			}
 			s := New(st, logger, c)
 			wg.Add(1)
 			go func() {

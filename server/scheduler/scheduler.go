@@ -53,7 +53,8 @@ type Config struct {
 	DeviceTypesDir string
 	// WhileLeading, if set, runs in its own goroutine for as long as this
 	// scheduler leads (its ctx ends when leadership does): work one lab
-	// needs done once, such as retention.
+	// needs done once, such as retention. RunRealms gives it to the default
+	// realm's leader only.
 	WhileLeading func(ctx context.Context)
 	// Artifacts, if set, is expired for the led realm while leading, every
 	// ArtifactExpiry (DefaultArtifactExpiry); see artifacts.go.
