@@ -40,7 +40,9 @@ type SchedulerMetrics struct {
 	duration  *prometheus.HistogramVec
 	decisions *prometheus.CounterVec
 	leading   prometheus.Collector
-	isLeading atomic.Bool
+	// isLeading counts the realms this process leads: lava-scheduler runs
+	// one scheduler per realm, each reporting its own leadership.
+	isLeading atomic.Int32
 }
 
 // NewSchedulerMetrics creates them; set OnLeadership as
@@ -59,19 +61,21 @@ func NewSchedulerMetrics() *SchedulerMetrics {
 		}, []string{"outcome"}),
 		leading: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: metrics.Namespace, Subsystem: "scheduler", Name: "leading",
-			Help: "1 while this scheduler leads its realm.",
-		}, func() float64 {
-			if m.isLeading.Load() {
-				return 1
-			}
-			return 0
-		}),
+			Help: "Number of realms this scheduler process leads (1 while a one-realm scheduler leads).",
+		}, func() float64 { return float64(m.isLeading.Load()) }),
 	}
 	return m
 }
 
-// OnLeadership records whether the scheduler leads.
-func (m *SchedulerMetrics) OnLeadership(v bool) { m.isLeading.Store(v) }
+// OnLeadership records that a realm's scheduler took (true) or lost
+// (false) leadership; the scheduler calls it on changes only.
+func (m *SchedulerMetrics) OnLeadership(v bool) {
+	if v {
+		m.isLeading.Add(1)
+	} else {
+		m.isLeading.Add(-1)
+	}
+}
 
 // Collectors returns the collectors to register.
 func (m *SchedulerMetrics) Collectors() []prometheus.Collector {

@@ -41,7 +41,10 @@ func TestServiceCollectors(t *testing.T) {
 	reg.MustRegister(sm.Collectors()...)
 
 	hub.s = publisher.Stats{Subscribers: 3, Published: 10, Dropped: 1, WaitingGap: true}
+	// Two realms' schedulers lead, one loses: one realm led.
 	sm.OnLeadership(true)
+	sm.OnLeadership(true)
+	sm.OnLeadership(false)
 	sm.OnPass(scheduler.PassStats{Assigned: 2, Conflicts: 1, Total: 25 * time.Millisecond, Load: 10 * time.Millisecond})
 	sm.OnPass(scheduler.PassStats{Assigned: 1, Total: 25 * time.Millisecond})
 	got := text(t, reg)
