@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,53 +25,9 @@ import (
 // Running, and masks them in the log lines, results and end report the
 // job sends back: a second line of defence behind lava-run's own masking.
 
-// secretRefs returns, sorted, the keys of a secrets: block whose values
-// are /lava/ paths (other values are literal secrets, passed as written).
-func secretRefs(block map[string]any) []string {
-	var keys []string
-	for k, v := range block {
-		if s, ok := v.(string); ok && strings.HasPrefix(s, "/lava/") {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// submitSecretsProblem checks the /lava/ paths of a job submitted in
-// realmID: each names that realm and an existing secret. It returns the
-// refusal for the submitter ("" when fine), naming secrets.KEY and never
-// a value.
+// submitSecretsProblem is secrets.SubmitProblem with this server's key.
 func (s *Server) submitSecretsProblem(ctx context.Context, realmID int64, job *jobdef.Job) (string, error) {
-	keys := secretRefs(job.Secrets)
-	if len(keys) == 0 {
-		return "", nil
-	}
-	if s.cfg.Secrets == nil {
-		return fmt.Sprintf("secrets.%s: %s is a realm secret path, but this server has no master key (lava-server serve --master-key-file); only literal values can be passed",
-			keys[0], job.Secrets[keys[0]]), nil
-	}
-	realm, err := s.store.RealmByID(ctx, realmID)
-	if err != nil {
-		return "", err
-	}
-	for _, k := range keys {
-		p, err := secrets.ParsePath(job.Secrets[k].(string))
-		if err != nil {
-			return fmt.Sprintf("secrets.%s: %v", k, err), nil
-		}
-		if p.Realm != realm.Name {
-			return fmt.Sprintf("secrets.%s: %s belongs to realm %q, the job is submitted in realm %q", k, p, p.Realm, realm.Name), nil
-		}
-		_, err = s.store.SecretInfo(ctx, realm.ID, p.Name)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Sprintf("secrets.%s: no secret %s (lava-server secrets set, or POST /api/v0.2/realms/%s/secrets/)", k, p, realm.Name), nil
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	return "", nil
+	return secrets.SubmitProblem(ctx, s.store, s.cfg.Secrets != nil, realmID, job.Secrets)
 }
 
 // errJobSecrets marks a job whose secrets cannot be delivered: the job's
@@ -88,7 +43,7 @@ func jobSecretRefs(definition string) (map[string]any, []string) {
 	if err := yaml.Unmarshal([]byte(definition), &doc); err != nil {
 		return nil, nil // a definition that is not YAML fails elsewhere, with its own error
 	}
-	return doc.Secrets, secretRefs(doc.Secrets)
+	return doc.Secrets, secrets.Refs(doc.Secrets)
 }
 
 // resolveJobSecrets returns the values of the job's /lava/ references by

@@ -183,7 +183,8 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	}
 	goService("notify", notify.New(st, hub, logger.With("service", "notify"), notifyCfg).Run)
 
-	webSrv, err := web.New(st, logger.With("service", "web"), web.Config{})
+	// The lab always has a master key (OpenSecrets below creates it).
+	webSrv, err := web.New(st, logger.With("service", "web"), web.Config{SecretsKey: true})
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"golava/pkg/jobdef"
+	"golava/server/secrets"
 	"golava/server/store"
 )
 
@@ -231,10 +232,28 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, http.StatusUnprocessableEntity, "submit.html", "Submit a job", submitErrors(def, err))
 		return
 	}
-	ids, err := s.st.SubmitJob(r.Context(), s.realm(r), u, def, job)
+	refuse := func(msg string) {
+		s.renderStatus(w, r, http.StatusUnprocessableEntity, "submit.html", "Submit a job", submitPage{Definition: def, Error: msg})
+	}
+	msg, err := secrets.SubmitProblem(r.Context(), s.st, s.cfg.SecretsKey, s.realm(r), job.Secrets)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if msg != "" {
+		refuse(msg)
+		return
+	}
+	// The same checks as the API's: the submit permission on each device type.
+	ids, _, err := s.st.SubmitJobEstimate(r.Context(), s.realm(r), u, def, job)
 	var se *store.SubmitError
-	if errors.As(err, &se) {
-		s.renderStatus(w, r, http.StatusUnprocessableEntity, "submit.html", "Submit a job", submitPage{Definition: def, Error: se.Error()})
+	var denied *store.SubmitDeniedError
+	switch {
+	case errors.As(err, &denied):
+		refuse(fmt.Sprintf("You may not submit jobs to device type %q.", denied.DeviceType))
+		return
+	case errors.As(err, &se):
+		refuse(se.Error())
 		return
 	}
 	if err != nil {

@@ -97,3 +97,35 @@ func TestRealmIsolationUI(t *testing.T) {
 		t.Errorf("bob after leaving blue opens his job: %d, want 404", code)
 	}
 }
+
+// The submit form refuses what the API refuses: a device type the user
+// may not submit to, and a secret path of another realm or none at all.
+func TestSubmitFormChecks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.st.CreateGroupIn(f.ctx, store.DefaultRealm, "board-team"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.GrantPermission(f.ctx, store.DefaultRealm, store.Grant{Group: "board-team", Permission: store.PermSubmit, Kind: "device-type", Object: "dut-sim"}); err != nil {
+		t.Fatal(err)
+	}
+	b := f.browser()
+	b.login("alice")
+	tok := b.csrf("/scheduler/jobsubmit")
+	good := fmt.Sprintf(jobYAML, "not-allowed", "public")
+	code, _, body := b.post("/scheduler/jobsubmit", url.Values{"csrf": {tok}, "definition": {good}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "may not submit jobs to device type") {
+		t.Fatalf("submit to a type reserved to a group alice is not in: %d", code)
+	}
+	if err := f.st.AddUserToGroup(f.ctx, "alice", "board-team"); err != nil {
+		t.Fatal(err)
+	}
+	withSecret := good + "secrets:\n  TOKEN: /lava/blue/TOKEN\n"
+	code, _, body = b.post("/scheduler/jobsubmit", url.Values{"csrf": {tok}, "definition": {withSecret}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "secrets.TOKEN") {
+		t.Fatalf("secret path of another realm (or with no master key): %d", code)
+	}
+	if code, loc, _ := b.post("/scheduler/jobsubmit", url.Values{"csrf": {tok}, "definition": {good}}); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/scheduler/job/") {
+		t.Fatalf("allowed submission: %d %q", code, loc)
+	}
+}

@@ -31,6 +31,9 @@ type Config struct {
 	// SecureCookies marks cookies Secure even on plain HTTP requests, for
 	// a server behind a TLS-terminating proxy.
 	SecureCookies bool
+	// SecretsKey says the server holds the master key of realm secrets, so
+	// submitted jobs may name /lava/REALM/NAME paths (checked to exist).
+	SecretsKey bool
 }
 
 func (c *Config) defaults() {
