@@ -139,7 +139,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		cfg.Logger.Info("artifact storage", "backend", b.String())
 	}
 	if cfg.API.Web == nil {
-		ui, err := web.New(st, cfg.Logger.With("service", "web"), web.Config{SecretsKey: cfg.API.Secrets != nil})
+		ui, err := web.New(st, cfg.Logger.With("service", "web"), web.Config{SecretsKey: cfg.API.Secrets != nil, Artifacts: cfg.API.Artifacts})
 		if err != nil {
 			return fmt.Errorf("web UI: %w", err)
 		}

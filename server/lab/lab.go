@@ -183,11 +183,6 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	}
 	goService("notify", notify.New(st, hub, logger.With("service", "notify"), notifyCfg).Run)
 
-	// The lab always has a master key (OpenSecrets below creates it).
-	webSrv, err := web.New(st, logger.With("service", "web"), web.Config{SecretsKey: true})
-	if err != nil {
-		return fmt.Errorf("web UI: %w", err)
-	}
 	// The API's /metrics also shows the embedded scheduler, publisher and worker.
 	sm, wm := ops.NewSchedulerMetrics(), metrics.NewWorkerMetrics()
 	artCfg := cfg.Artifacts
@@ -200,6 +195,11 @@ func runServices(ctx context.Context, cfg Config, logger *slog.Logger, st *store
 	}
 	artSvc := artifacts.NewService(st, artBackend, logger.With("service", "artifacts"), artCfg.MaxSize)
 	logger.Info("artifact storage", "backend", artBackend.String())
+	// The lab always has a master key (OpenSecrets below creates it).
+	webSrv, err := web.New(st, logger.With("service", "web"), web.Config{SecretsKey: true, Artifacts: artSvc})
+	if err != nil {
+		return fmt.Errorf("web UI: %w", err)
+	}
 	box, created, err := admin.OpenSecrets(ctx, st, admin.SecretsConfig{MasterKeyFile: cfg.MasterKeyFile, Create: true})
 	if err != nil {
 		cancel(err)

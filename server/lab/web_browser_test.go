@@ -166,7 +166,7 @@ func TestWebUIInBrowser(t *testing.T) {
 		"/scheduler/alldevices", "/scheduler/device_types", "/scheduler/device_type/dut-sim", "/scheduler/allworkers",
 		"/scheduler/worker/lab", "/scheduler/device/dut-sim-01/dictionary", "/results/",
 		fmt.Sprintf("/scheduler/job/%d/resubmit", jobID), fmt.Sprintf("/scheduler/job/%d?line=5#L5", jobID),
-		"/admin/users/", "/admin/groups/", "/admin/permissions/", "/scheduler/job/999999"} {
+		"/admin/users/", "/admin/groups/", "/admin/permissions/", "/scheduler/job/999999", "/realm/artifacts/"} {
 		s.visit(path)
 	}
 }

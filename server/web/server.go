@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"golava/server/artifacts"
 	"golava/server/store"
 	assets "golava/web"
 )
@@ -31,6 +33,8 @@ type Config struct {
 	// SecureCookies marks cookies Secure even on plain HTTP requests, for
 	// a server behind a TLS-terminating proxy.
 	SecureCookies bool
+	// Artifacts shows the session's realm's artifact areas; nil: not configured.
+	Artifacts *artifacts.Service
 	// SecretsKey says the server holds the master key of realm secrets, so
 	// submitted jobs may name /lava/REALM/NAME paths (checked to exist).
 	SecretsKey bool
@@ -111,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 	s.deviceRoutes(r)
 	s.resultRoutes(r)
 	s.adminRoutes(r)
+	s.artifactRoutes(r)
 	return r
 }
 
@@ -143,6 +148,10 @@ func securityHeaders(next http.Handler) http.Handler {
 
 func (s *Server) timeout(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/realm/artifacts/") && r.URL.Path != "/realm/artifacts/" {
+			next.ServeHTTP(w, r) // a download: as long as the bytes keep coming
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))

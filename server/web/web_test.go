@@ -22,7 +22,7 @@ func TestPagesRender(t *testing.T) {
 		"/scheduler/alldevices", "/scheduler/device/board-01", "/scheduler/device_types", "/scheduler/device_type/dut-sim",
 		"/scheduler/allworkers", "/scheduler/worker/lab", fmt.Sprintf("/results/%d", id), "/results/chart?suite=x&case=y",
 		"/scheduler/jobsubmit", "/accounts/profile/", "/admin/users/", "/admin/groups/", "/admin/permissions/",
-		"/scheduler/device/board-01/dictionary", fmt.Sprintf("/scheduler/job/%d/resubmit", id)} {
+		"/scheduler/device/board-01/dictionary", fmt.Sprintf("/scheduler/job/%d/resubmit", id), "/realm/artifacts/"} {
 		code, body := b.get(path)
 		if code != http.StatusOK {
 			t.Errorf("%s: status %d: %s", path, code, body)
