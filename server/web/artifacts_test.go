@@ -29,7 +29,7 @@ func TestArtifactsPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range []struct {
-		realm        *store.Realm
+		realm         *store.Realm
 		area, p, body string
 	}{
 		{&store.Realm{ID: store.DefaultRealm, Name: "default"}, "payload", "scripts/run.sh", "echo default\n"},
