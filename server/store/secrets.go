@@ -19,15 +19,11 @@ type SealedSecret struct {
 
 // RealmIDByName returns the id of a realm, ErrNotFound when none has name.
 func (s *Store) RealmIDByName(ctx context.Context, name string) (int64, error) {
-	var id int64
-	err := s.pool.QueryRow(ctx, `SELECT id FROM realms WHERE name = $1`, name).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("realm %q: %w", name, ErrNotFound)
-	}
+	r, err := s.RealmByName(ctx, name)
 	if err != nil {
-		return 0, fmt.Errorf("realm %q: %w", name, err)
+		return 0, err
 	}
-	return id, nil
+	return r.ID, nil
 }
 
 // RealmKey returns the wrapped data key of a realm, ErrNotFound when the

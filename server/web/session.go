@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"golava/server/store"
 )
 
@@ -101,29 +99,7 @@ func (s *Server) session(next http.Handler) http.Handler {
 }
 
 func (s *Server) loadSession(ctx context.Context, id string) (*store.User, string, error) {
-	var uid, realmID int64
-	var csrf string
-	err := s.st.Pool().QueryRow(ctx, `SELECT user_id, csrf, realm_id FROM web_sessions WHERE id_hash = $1 AND expires_at > now()`,
-		hashID(id)).Scan(&uid, &csrf, &realmID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", store.ErrNotFound
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("load session: %w", err)
-	}
-	u, err := s.st.UserByID(ctx, uid)
-	if err != nil {
-		return nil, "", fmt.Errorf("session user: %w", err)
-	}
-	// A member who has left the realm since logging in is logged out.
-	realm, err := s.st.RealmByID(ctx, realmID)
-	if err != nil {
-		return nil, "", fmt.Errorf("session realm: %w", err)
-	}
-	if ok, err := s.st.CanUseRealm(ctx, realmID, u); err != nil || !ok {
-		return nil, "", store.ErrNotFound
-	}
-	return u.InRealm(realm), csrf, nil
+	return s.st.WebSession(ctx, hashID(id))
 }
 
 // checkCSRF refuses every POST whose csrf field (or X-CSRF-Token header)
@@ -192,14 +168,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, csrf := randomToken(), randomToken()
-	_, err = s.st.Pool().Exec(r.Context(), `INSERT INTO web_sessions (id_hash, user_id, csrf, expires_at, realm_id)
-VALUES ($1, $2, $3, now() + $4::interval, $5)`, hashID(id), u.ID, csrf, fmt.Sprintf("%d seconds", int(s.cfg.SessionTTL.Seconds())), realm.ID)
-	if err != nil {
-		s.serverError(w, r, fmt.Errorf("create session: %w", err))
+	if err := s.st.CreateWebSession(r.Context(), hashID(id), u.ID, realm.ID, csrf, s.cfg.SessionTTL); err != nil {
+		s.serverError(w, r, err)
 		return
 	}
-	// Expired sessions go at each login: cheap with the index, no janitor.
-	_, _ = s.st.Pool().Exec(r.Context(), `DELETE FROM web_sessions WHERE expires_at < now()`)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || s.cfg.SecureCookies, Expires: time.Now().Add(s.cfg.SessionTTL)})
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -240,8 +212,8 @@ func (s *Server) loginRealm(ctx context.Context, u *store.User, name string) (*s
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if id := sess(r).id; id != "" {
-		if _, err := s.st.Pool().Exec(r.Context(), `DELETE FROM web_sessions WHERE id_hash = $1`, hashID(id)); err != nil {
-			s.serverError(w, r, fmt.Errorf("delete session: %w", err))
+		if err := s.st.DeleteWebSession(r.Context(), hashID(id)); err != nil {
+			s.serverError(w, r, err)
 			return
 		}
 	}
