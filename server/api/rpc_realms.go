@@ -71,6 +71,19 @@ func (s *Server) rpcRealm(c *rpcCall, a rpcArgs, i int) (*store.Realm, error) {
 	return realm, nil
 }
 
+// rpcRealmAdmin is rpcRealm for calls only superusers may make (perm
+// names the call in the refusal).
+func (s *Server) rpcRealmAdmin(c *rpcCall, a rpcArgs, perm string) (*store.Realm, error) {
+	realm, err := s.rpcRealm(c, a, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.superuser(perm); err != nil {
+		return nil, err
+	}
+	return realm, nil
+}
+
 func rpcRealmStruct(r *store.Realm) xmlrpc.Struct {
 	return xmlrpc.S("name", r.Name, "description", r.Description, "created", r.CreatedAt.UTC(),
 		"payload_days", int64(r.PayloadDays), "temp_days", int64(r.TempDays))
@@ -141,11 +154,8 @@ func (s *Server) rpcRealmMembers(c *rpcCall, a rpcArgs) (any, error) {
 
 func (s *Server) rpcRealmMember(add bool) func(c *rpcCall, a rpcArgs) (any, error) {
 	return func(c *rpcCall, a rpcArgs) (any, error) {
-		realm, err := s.rpcRealm(c, a, 0)
+		realm, err := s.rpcRealmAdmin(c, a, "realms.members")
 		if err != nil {
-			return nil, err
-		}
-		if err := c.superuser("realms.members"); err != nil {
 			return nil, err
 		}
 		name, err := a.str(1, "username")
@@ -328,11 +338,8 @@ func (s *Server) rpcWebhooksList(c *rpcCall, a rpcArgs) (any, error) {
 }
 
 func (s *Server) rpcWebhooksAdd(c *rpcCall, a rpcArgs) (any, error) {
-	realm, err := s.rpcRealm(c, a, 0)
+	realm, err := s.rpcRealmAdmin(c, a, "realms.webhooks")
 	if err != nil {
-		return nil, err
-	}
-	if err := c.superuser("realms.webhooks"); err != nil {
 		return nil, err
 	}
 	url, err := a.str(1, "url")
@@ -356,11 +363,8 @@ func (s *Server) rpcWebhooksAdd(c *rpcCall, a rpcArgs) (any, error) {
 }
 
 func (s *Server) rpcWebhooksDelete(c *rpcCall, a rpcArgs) (any, error) {
-	realm, err := s.rpcRealm(c, a, 0)
+	realm, err := s.rpcRealmAdmin(c, a, "realms.webhooks")
 	if err != nil {
-		return nil, err
-	}
-	if err := c.superuser("realms.webhooks"); err != nil {
 		return nil, err
 	}
 	id, err := a.integer(1, "id")
