@@ -186,7 +186,7 @@ func (c *Client) do(ctx context.Context, method, path, token string, form url.Va
 		return &HTTPError{Code: http.StatusServiceUnavailable, Message: "read reply: " + err.Error(), Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return &HTTPError{Code: resp.StatusCode, Message: errorMessage(data)}
+		return &HTTPError{Code: resp.StatusCode, Message: ErrorMessage(data)}
 	}
 	if len(data) > maxReplyBytes {
 		return fmt.Errorf("reply larger than %d bytes", maxReplyBytes)
@@ -200,9 +200,9 @@ func (c *Client) do(ctx context.Context, method, path, token string, form url.Va
 	return nil
 }
 
-// errorMessage extracts {"error": ...} or falls back to the start of the
-// body (an HTML page from a proxy, say).
-func errorMessage(body []byte) string {
+// ErrorMessage extracts {"error": ...} from a worker API reply body, or
+// falls back to the start of the body (an HTML page from a proxy, say).
+func ErrorMessage(body []byte) string {
 	var e ErrorReply
 	if json.Unmarshal(body, &e) == nil && e.Error != "" {
 		return e.Error

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
@@ -152,11 +151,7 @@ func (s *artifactServer) open(ctx context.Context, u *url.URL, where string) (*s
 func replyError(resp *http.Response) string {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var e workerapi.ErrorReply
-	if json.Unmarshal(data, &e) == nil && e.Error != "" {
-		return e.Error
-	}
-	if s := strings.TrimSpace(string(data)); s != "" {
+	if s := workerapi.ErrorMessage(data); s != "" {
 		return s
 	}
 	return resp.Status
