@@ -57,6 +57,7 @@ func newFaultLab(t *testing.T, boards int) *faultLab {
 func (f *faultLab) startWorker() {
 	f.worker = startProc(f.t, "lava-worker", "--name", "w1", "--url", f.c.base+"/", "--token", f.workerToken,
 		"--worker-dir", filepath.Join(f.dir, "worker"), "--lava-run", filepath.Join(binDir, "lava-run"),
+		"--download-dir", filepath.Join(f.dir, "downloads"), // not the host's, which Debian's lava-run uses in TestRealLavaWorker
 		"--job-log-interval", "1", "--ping-interval", "1", "--log-file", "-")
 }
 

@@ -104,6 +104,7 @@ func TestMetricsOfEveryProcessDuringAJob(t *testing.T) {
 	startProc(t, "lava-coordinator", "--listen", freeAddr(t), "--metrics-listen", m["coordinator"])
 	startProc(t, "lava-worker", "--name", "w1", "--url", "http://"+s.listen+"/", "--token", workerToken,
 		"--worker-dir", filepath.Join(s.dir, "worker"), "--lava-run", filepath.Join(binDir, "lava-run"),
+		"--download-dir", filepath.Join(s.dir, "downloads"), // not the host's, which Debian's lava-run uses in TestRealLavaWorker
 		"--job-log-interval", "1", "--ping-interval", "2", "--log-file", "-", "--metrics-listen", m["worker"])
 	m["server"] = s.listen
 	for p, addr := range m {

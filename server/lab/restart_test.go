@@ -56,6 +56,7 @@ func TestServerRestartMidJobLosesNoLogLine(t *testing.T) {
 	startProc(t, "lava-scheduler", "--database-url", s.dbURL)
 	startProc(t, "lava-worker", "--name", "w1", "--url", "http://"+s.listen+"/", "--token", workerToken,
 		"--worker-dir", filepath.Join(s.dir, "worker"), "--lava-run", filepath.Join(binDir, "lava-run"),
+		"--download-dir", filepath.Join(s.dir, "downloads"), // not the host's, which Debian's lava-run uses in TestRealLavaWorker
 		"--job-log-interval", "1", "--ping-interval", "2")
 
 	c := &client{t: t, base: "http://" + s.listen, token: token}
