@@ -44,18 +44,6 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// publisherClients reads lava_publisher_clients from the lab's /metrics.
-func publisherClients(t testing.TB, c *client) int {
-	t.Helper()
-	_, b := c.do("GET", "/metrics", "", nil)
-	m := regexp.MustCompile(`(?m)^lava_publisher_clients (\d+)`).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no lava_publisher_clients in /metrics")
-	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
-}
-
 // Acceptance 1: Debian's `lavacli events listen` (WebSocket /ws/) and
 // `lavacli jobs wait` (XML-RPC scheduler.jobs.show) against lava-lab show a
 // job's transitions in order.
@@ -65,7 +53,8 @@ func TestLavacliEventsListenAndJobsWait(t *testing.T) {
 		t.Fatalf("lavacli missing (%v): install the Debian package lavacli (scripts/install-deps.sh test) or set LAVACLI", err)
 	}
 	dir := shortTempDir(t)
-	p := startProc(t, "lava-lab", "--data", dir, "--listen", "127.0.0.1:0", "--boards", "1",
+	// Two boards: dut-sim-02's health changes are the probe that lavacli listens.
+	p := startProc(t, "lava-lab", "--data", dir, "--listen", "127.0.0.1:0", "--boards", "2",
 		"--coordinator-listen", "127.0.0.1:0", "--zmq-listen", "tcp://"+freeAddr(t), "--database-url", storetest.URL(t))
 	m := p.waitOutput(readyRE, 90*time.Second)
 	token := readFile(t, filepath.Join(dir, "admin-token"))
@@ -73,10 +62,6 @@ func TestLavacliEventsListenAndJobsWait(t *testing.T) {
 	uri := strings.Replace(m[1], "http://", "http://admin:"+token+"@", 1) + "/RPC2"
 	env := append(os.Environ(), "HOME="+dir) // no user lavacli.yaml
 
-	// The lab's own worker also subscribes to /ws/: count lavacli only once
-	// the worker is in, or the worker's arrival would pass for lavacli's.
-	waitFor(t, 30*time.Second, "the lab worker to connect to /ws/", func() bool { return publisherClients(t, c) >= 1 })
-	before := publisherClients(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	listen := exec.CommandContext(ctx, lavacliBin(), "--uri", uri, "events", "listen")
 	listen.Env, listen.SysProcAttr = env, &syscall.SysProcAttr{Setpgid: true}
@@ -87,7 +72,24 @@ func TestLavacliEventsListenAndJobsWait(t *testing.T) {
 		t.Fatalf("lavacli events listen: %v", err)
 	}
 	t.Cleanup(func() { cancel(); _ = listen.Wait() })
-	waitFor(t, 30*time.Second, "lavacli to connect to /ws/", func() bool { return publisherClients(t, c) > before })
+	// lavacli listens once it prints an event made after it started: other
+	// subscribers (the lab's worker, its notifier) make a count of /ws/
+	// clients ambiguous. dut-sim-02 goes in and out of maintenance until
+	// one of its events shows; the job then runs on dut-sim-01.
+	health := []string{"Maintenance", "Unknown"}
+	for i := 0; !strings.Contains(out.String(), "[dut-sim-02]"); i++ {
+		if i == 60 {
+			t.Fatalf("lavacli events listen printed no probe event in 60 tries:\n%s", out.String())
+		}
+		if code, b := c.do("POST", "/api/v0.2/devices/dut-sim-02/set_health/", "application/x-www-form-urlencoded", strings.NewReader("health="+health[i%2])); code != 202 {
+			t.Fatalf("set dut-sim-02 health: %d %s", code, b)
+		}
+		poll := time.NewTicker(50 * time.Millisecond)
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && !strings.Contains(out.String(), "[dut-sim-02]"); {
+			<-poll.C
+		}
+		poll.Stop()
+	}
 
 	id := c.submit(jobWithSteps("lavacli acceptance", 2*time.Minute, "sleep 3", "lava-test-case ok --shell true"))
 	wait := exec.Command(lavacliBin(), "--uri", uri, "jobs", "wait", strconv.FormatInt(id, 10), "--polling", "1", "--timeout", "120")
